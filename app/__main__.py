@@ -1,0 +1,156 @@
+"""Command line: python -m app serve | migrate | seed-demo | create-user | import-students FILE."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+from . import db
+from .config import Settings
+from .pgembed import database_url
+
+
+async def _connected(settings: Settings):
+    """Migrate and connect the module-level Database; return its URL."""
+    from .migrate import migrate
+
+    url = database_url(settings.database_url)
+    await migrate(url)
+    db.set_db(db.make_database(url, settings.db_pool_max))
+    await db.get_db().connect()
+    return url
+
+
+async def _seed_if_empty() -> None:
+    """Load the demo data on the first run."""
+    from .demo import has_students, seed_demo
+
+    if not await has_students():
+        counts = await seed_demo()
+        print(f"Datos de demostración cargados: {counts['alumnos']} alumnos.")
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    """Migrate, optionally seed the demo, and serve with hypercorn until Ctrl-C."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from . import create_app
+
+    async def main() -> None:
+        await _connected(settings)
+        if args.demo:
+            await _seed_if_empty()
+        await db.get_db().disconnect()
+        db.set_db(None)
+        config = Config()
+        config.bind = [f"{args.host}:{args.port}"]
+        config.accesslog = "-" if args.access_log else None
+        print(f"Sistema de Credencialización en http://{args.host}:{args.port} (Ctrl-C para detener)")
+        await serve(create_app(settings), config)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    print("Servidor detenido.")
+
+
+def cmd_migrate(_args, settings: Settings) -> None:
+    """Apply pending migrations."""
+    from .migrate import migrate
+
+    applied = asyncio.run(migrate(database_url(settings.database_url)))
+    print("Migraciones aplicadas: " + (", ".join(applied) if applied else "ninguna pendiente"))
+
+
+def cmd_seed_demo(_args, settings: Settings) -> None:
+    """Load the demo accounts and students (once)."""
+    async def main() -> None:
+        await _connected(settings)
+        await _seed_if_empty()
+        await db.get_db().disconnect()
+    asyncio.run(main())
+
+
+def cmd_create_user(args, settings: Settings) -> None:
+    """Create a user, asking for the password twice."""
+    from .auth import check_password_strength, create_user
+
+    password = os.environ.get("NEW_USER_PASSWORD") or getpass.getpass("Contraseña: ")
+    if not os.environ.get("NEW_USER_PASSWORD") and getpass.getpass("Repita la contraseña: ") != password:
+        sys.exit("Las contraseñas no coinciden.")
+    if problem := check_password_strength(password):
+        sys.exit(problem)
+
+    async def main() -> None:
+        await _connected(settings)
+        plantel_id = None
+        if args.plantel:
+            plantel_id = await db.fetch_val(
+                "SELECT id FROM planteles WHERE nombre = :p OR cct = :p", {"p": args.plantel})
+            if plantel_id is None:
+                sys.exit(f"No existe el plantel «{args.plantel}».")
+        if (args.role == "plantel") != (plantel_id is not None):
+            sys.exit("El perfil plantel requiere --plantel; los demás perfiles no llevan plantel.")
+        user_id = await create_user(args.email, args.role, password, plantel_id, args.nombre or "")
+        print(f"Usuario {args.email} creado (id {user_id}).")
+        await db.get_db().disconnect()
+    asyncio.run(main())
+
+
+def cmd_import_students(args, settings: Settings) -> None:
+    """Import or update a CSV/XLSX roster; print the outcome per row."""
+    from .roster import RosterError, import_roster
+
+    async def main() -> int:
+        await _connected(settings)
+        try:
+            result = await import_roster(args.file)
+        except RosterError as e:
+            print(f"Archivo rechazado, no se cambió nada: {e}")
+            return 2
+        finally:
+            await db.get_db().disconnect()
+        for line in result.lines():
+            print(line)
+        return 0
+    sys.exit(asyncio.run(main()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    p = argparse.ArgumentParser(prog="python -m app", description="Sistema de Credencialización")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="servir la aplicación")
+    s.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    s.add_argument("--demo", action="store_true", help="cargar datos de demostración si la base está vacía")
+    s.add_argument("--access-log", action="store_true")
+    s.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="aplicar migraciones").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="cargar datos de demostración").set_defaults(func=cmd_seed_demo)
+    u = sub.add_parser("create-user", help="crear un usuario")
+    u.add_argument("email")
+    u.add_argument("role", choices=["plantel", "estatal", "empresa", "admin"])
+    u.add_argument("--plantel", help="nombre o CCT del plantel (perfil plantel)")
+    u.add_argument("--nombre")
+    u.set_defaults(func=cmd_create_user)
+    i = sub.add_parser("import-students", help="importar alumnos de un archivo CSV o XLSX")
+    i.add_argument("file")
+    i.set_defaults(func=cmd_import_students)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    args.func(args, Settings())
+
+
+if __name__ == "__main__":
+    main()

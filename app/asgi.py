@@ -1,0 +1,4 @@
+"""ASGI entry point for hypercorn: `hypercorn app.asgi:app`."""
+from . import create_app
+
+app = create_app()

@@ -1,0 +1,55 @@
+"""Settings read from the environment (one place; documented in README)."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def _secret_key() -> str:
+    """Return SECRET_KEY, or a key persisted under var/ for development."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = VAR / "secret_key"
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _int_list(value: str) -> tuple[int, ...]:
+    """Parse '1,2,3' into a tuple of ints."""
+    return tuple(int(v) for v in value.split(",") if v.strip())
+
+
+@dataclass
+class Settings:
+    """Every tunable of the application; tests override fields directly."""
+
+    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
+    secret_key: str = field(default_factory=_secret_key)
+    secure_cookies: bool = field(default_factory=lambda: os.environ.get("SECURE_COOKIES", "0") == "1")
+    public_url: str = field(default_factory=lambda: os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"))
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("SMTP_PORT", "587")))
+    smtp_user: str | None = field(default_factory=lambda: os.environ.get("SMTP_USER"))
+    smtp_password: str | None = field(default_factory=lambda: os.environ.get("SMTP_PASSWORD"))
+    mail_from: str = field(default_factory=lambda: os.environ.get("MAIL_FROM", "credencializacion@conalepmex.edu.mx"))
+    reset_token_minutes: int = 30
+    login_max_failures_account: int = 5
+    login_max_failures_address: int = 20
+    login_window_minutes: int = 15
+    db_pool_max: int = field(default_factory=lambda: int(os.environ.get("DB_POOL_MAX", "10")))
+    allowed_semesters: tuple[int, ...] = field(default_factory=lambda: _int_list(os.environ.get("SAE_SEMESTRES", "1,2,3,4,5,6")))
+    sae_source: str = field(default_factory=lambda: os.environ.get("SAE_SOURCE", "file"))
+    sae_url: str | None = field(default_factory=lambda: os.environ.get("SAE_URL"))
+    sae_token: str | None = field(default_factory=lambda: os.environ.get("SAE_TOKEN"))
+    sae_timeout: float = field(default_factory=lambda: float(os.environ.get("SAE_TIMEOUT", "5")))
+    sae_retries: int = field(default_factory=lambda: int(os.environ.get("SAE_RETRIES", "2")))
+    sigweb_url: str = field(default_factory=lambda: os.environ.get("SIGWEB_URL", "https://tablet.sigwebtablet.com:47290/SigWeb/"))
+    timezone: str = "America/Mexico_City"

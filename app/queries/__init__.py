@@ -1,0 +1,1 @@
+"""Raw SQL, one module per area; functions take and return plain dicts."""

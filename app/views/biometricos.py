@@ -1,0 +1,21 @@
+"""Biometric images (photo, signature, delivery signature) for signed-in users only, never cached."""
+from __future__ import annotations
+
+from quart import Blueprint, Response, abort
+
+from .. import db
+from ..auth import roles
+
+bp = Blueprint("biometricos", __name__)
+
+
+@bp.route("/biometricos/<int:bio_id>")
+@roles("*")  # "Consultar alumno" shows any student to any signed-in user (manual §13)
+async def imagen(bio_id: int):
+    """One stored image version by id."""
+    row = await db.fetch_one("SELECT mime, datos FROM biometricos WHERE id = :id", {"id": bio_id})
+    if row is None:
+        abort(404)
+    return Response(bytes(row["datos"]), headers={
+        "Content-Type": row["mime"], "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "inline"})
