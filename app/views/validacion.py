@@ -1,4 +1,100 @@
-"""Validar datos alumno — not built yet (issue 5)."""
-from . import pending_blueprint
+"""Validar datos alumno (manual §10): pick the group, review each student, Validado / Aplazado."""
+from __future__ import annotations
 
-bp = pending_blueprint("validacion", "/validacion", "grupos", "Validar datos alumno", 5)
+from quart import Blueprint, abort, g, redirect, request, url_for
+
+from .. import validacion as service
+from ..auth import require_plantel_access, roles
+from ..queries import alumnos, validacion as q
+from ..status import LABEL, TransitionError
+from ..validation import normalize_matricula
+from . import is_htmx, render
+
+bp = Blueprint("validacion", __name__, url_prefix="/validacion")
+
+
+def _list_args() -> dict:
+    """grupo, search, page size and page from the query string (bad values fall back)."""
+    a = request.args
+    n = a.get("n", type=int)
+    return {"grupo": (a.get("grupo") or "").strip().upper(), "q": (a.get("q") or "").strip(),
+            "n": n if n in q.PAGE_SIZES else 10, "pagina": max(1, a.get("pagina", 1, type=int) or 1)}
+
+
+async def _list_context() -> dict:
+    """Everything the group picker and the pending list show."""
+    args = _list_args()
+    grupos = await q.grupos(g.user.plantel_id)
+    rows, total = [], 0
+    if args["grupo"]:
+        rows, total = await q.pendientes(g.user.plantel_id, args["grupo"], args["q"], args["n"],
+                                         (args["pagina"] - 1) * args["n"])
+    paginas = max(1, -(-total // args["n"]))
+    return {**args, "grupos": grupos, "rows": rows, "total": total, "paginas": paginas,
+            "page_sizes": q.PAGE_SIZES, "label": LABEL,
+            "guardado": request.args.get("guardado", ""), "ev": request.args.get("ev", "")}
+
+
+@bp.route("")
+@roles("plantel")
+async def grupos():
+    """Plantel (fixed) and grupo; with a grupo chosen, its pending students."""
+    return await render("validacion/grupos.html", **await _list_context())
+
+
+@bp.route("/lista")
+@roles("plantel")
+async def lista():
+    """The pending list alone (htmx: search, page size, paging)."""
+    ctx = await _list_context()
+    if is_htmx() and not request.headers.get("HX-Boosted"):
+        return await render("validacion/grupos.html", "validacion/_lista.html", **ctx)
+    return await render("validacion/grupos.html", **ctx)
+
+
+async def _student(matricula: str) -> dict:
+    """The student of a matrícula in the user's plantel (404 / 403 otherwise)."""
+    alumno = await alumnos.by_matricula(normalize_matricula(matricula))
+    if alumno is None:
+        abort(404)
+    require_plantel_access(g.user, alumno["plantel_id"])
+    return alumno
+
+
+async def _form_page(alumno: dict, form: service.Form, code: int = 200, message: str = ""):
+    """The validation form of one student (with the user's values and problems)."""
+    ctx = {"a": alumno, "form": form, "message": message, "grupo": request.args.get("grupo") or alumno["grupo"],
+           "instituciones": await q.instituciones(form.institucion_medica or None),
+           "revision": service.revision_items(await q.revision_foto(alumno["foto_id"])),
+           "editable": alumno["estatus"] in q.PENDING, "label": LABEL,
+           "guardado": request.args.get("guardado", ""), "ev": request.args.get("ev", "")}
+    return await render("validacion/alumno.html", **ctx), code
+
+
+@bp.route("/alumno/<matricula>")
+@roles("plantel")
+async def alumno(matricula: str):
+    """"Validar alumno": data, photo, signature, checks and the evaluation form."""
+    a = await _student(matricula)
+    return await _form_page(a, service.Form.for_student(a))
+
+
+@bp.route("/alumno/<matricula>", methods=["POST"])
+@roles("plantel")
+async def guardar(matricula: str):
+    """Guardar: validate or postpone, then open the group's next pending student."""
+    a = await _student(matricula)
+    form = await service.check(service.Form.from_form(await request.form))
+    if form.errors:
+        return await _form_page(a, form, 422)
+    try:
+        await service.guardar(a["id"], form, g.user)
+    except TransitionError as e:
+        fresh = await alumnos.by_id(a["id"])
+        return await _form_page(fresh, form, 409, str(e))
+    grupo = (await request.form).get("grupo") or a["grupo"]
+    nxt = await q.siguiente(g.user.plantel_id, a["grupo"], a["matricula"])
+    done = {"guardado": a["matricula"], "ev": form.evaluacion, "grupo": grupo}
+    if nxt:
+        return redirect(url_for("validacion.alumno", matricula=nxt, **done))
+    return redirect(url_for("validacion.grupos", **done))
