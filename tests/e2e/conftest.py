@@ -155,7 +155,11 @@ def sign_in(page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.get_by_label("Usuario").fill(email)
     page.get_by_label("Contraseña").fill(password)
     page.get_by_role("button", name="Iniciar sesión").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    try:
+        page.wait_for_url(lambda url: "/login" not in url)
+    except Exception:
+        alert = page.locator(".error").all_inner_texts()
+        raise AssertionError(f"no se pudo iniciar sesión como {email}: {alert} ({page.url})")
 
 
 @pytest.fixture(autouse=True)
