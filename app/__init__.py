@@ -8,6 +8,7 @@ from quart import Quart, g, jsonify, redirect, render_template, request, url_for
 from quart_auth import QuartAuth
 
 from . import db
+from .compression import gzip_response
 from .auth import AccessDenied, NotSignedIn, enforce_access
 from .config import ROOT, Settings
 from .formatting import register_filters
@@ -68,6 +69,7 @@ def _install_hooks(app: Quart, settings: Settings) -> None:
     app.before_request(enforce_access)
     app.before_request(check_csrf)
     app.after_request(add_headers)
+    app.after_request(gzip_response)
 
     @app.after_request
     async def vary(response):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, abort
 
 from .. import db
+from ..audit import record_read
 from ..auth import roles
 
 bp = Blueprint("biometricos", __name__)
@@ -13,9 +14,11 @@ bp = Blueprint("biometricos", __name__)
 @roles("*")  # "Consultar alumno" shows any student to any signed-in user (manual §13)
 async def imagen(bio_id: int):
     """One stored image version by id."""
-    row = await db.fetch_one("SELECT mime, datos FROM biometricos WHERE id = :id", {"id": bio_id})
+    row = await db.fetch_one("SELECT mime, datos, alumno_id, tipo::text AS tipo FROM biometricos WHERE id = :id",
+                             {"id": bio_id})
     if row is None:
         abort(404)
+    await record_read(row["tipo"], alumno_id=row["alumno_id"], detalle=f"biometrico {bio_id}")
     return Response(bytes(row["datos"]), headers={
         "Content-Type": row["mime"], "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
         "Content-Disposition": "inline"})

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from quart import Blueprint, Response, abort, g, redirect, url_for
 
+from ..audit import record_read
 from ..auth import plantel_scope, require_plantel_access, roles
 from ..exports import XLSX_MIME, download_headers, report_pdf, stream_file, students_xlsx
 from ..queries import alumnos, report
@@ -35,6 +36,7 @@ async def plantel_xlsx(plantel_id: int):
     plantel = (await report.planteles(plantel_id) or [None])[0]
     if plantel is None:
         abort(404)
+    await record_read("excel_plantel", plantel_id=plantel_id)
     path = await students_xlsx(alumnos.export_batches(plantel_id))
     name = f"alumnos-{plantel['cct']}-{datetime.now():%Y%m%d}.xlsx"
     return Response(stream_file(path), headers=download_headers(name, XLSX_MIME))
