@@ -1,4 +1,4 @@
-"""Command line: python -m app serve | migrate | seed-demo | create-user | import-students FILE."""
+"""Command line: python -m app serve | migrate | seed-demo | create-user | import-students FILE | load-sae FILE."""
 from __future__ import annotations
 
 import argparse
@@ -121,6 +121,26 @@ def cmd_import_students(args, settings: Settings) -> None:
     sys.exit(asyncio.run(main()))
 
 
+def cmd_load_sae(args, settings: Settings) -> None:
+    """Load an SAE export (CSV/XLSX) into the SAE snapshot; print rows loaded and refused."""
+    from .roster import RosterError
+    from .sae import load_snapshot
+
+    async def main() -> int:
+        await _connected(settings)
+        try:
+            result = await load_snapshot(args.file, replace=args.reemplazar)
+        except RosterError as e:
+            print(f"Archivo rechazado, no se cambió nada: {e}")
+            return 2
+        finally:
+            await db.get_db().disconnect()
+        for line in result.lines():
+            print(line)
+        return 0
+    sys.exit(asyncio.run(main()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     p = argparse.ArgumentParser(prog="python -m app", description="Sistema de Credencialización")
@@ -142,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import-students", help="importar alumnos de un archivo CSV o XLSX")
     i.add_argument("file")
     i.set_defaults(func=cmd_import_students)
+    sae = sub.add_parser("load-sae", help="cargar una exportación del SAE (CSV o XLSX) a la copia local del SAE")
+    sae.add_argument("file")
+    sae.add_argument("--reemplazar", action="store_true", help="borrar antes la copia local completa")
+    sae.set_defaults(func=cmd_load_sae)
     return p
 
 

@@ -194,6 +194,9 @@ async def seed_demo(plan: Plan | None = None) -> dict:
     async with db.raw_connection() as conn:
         async with conn.transaction():
             await _load(conn, rng, students, users, now, plan)
+    from .sae import seed_demo_snapshot
+
+    await seed_demo_snapshot()
     return {"alumnos": len(students)}
 
 

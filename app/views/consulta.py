@@ -1,4 +1,55 @@
-"""Consultar alumno — not built yet (issue 3)."""
-from . import pending_blueprint
+"""Consultar alumno (manual §13): any signed-in user looks up any student, read-only."""
+from __future__ import annotations
 
-bp = pending_blueprint("consulta", "/consulta", "buscar", "Consultar alumno", 3)
+from quart import Blueprint, abort, redirect, render_template, request, url_for
+
+from ..auth import roles
+from ..queries import alumnos, consulta
+
+bp = Blueprint("consulta", __name__)
+
+# Event actions in words (history table); unknown actions are shown as recorded.
+ACCIONES = {
+    "importar": "Importado desde SAE", "actualizar_sae": "Actualización de datos desde SAE",
+    "cambio_plantel_sae": "Cambio de plantel desde SAE", "cambio_carrera_sae": "Cambio de carrera desde SAE",
+    "cambio_grupo_sae": "Cambio de grupo desde SAE", "capturar": "Toma de biométricos",
+    "retomar": "Retoma de biométricos", "validar": "Validación", "aplazar": "Aplazado",
+    "solicitar": "Incluido en orden de impresión", "imprimir": "En impresión",
+    "recibir": "Recibido por la Dirección Estatal", "rechazar_recepcion": "Rechazado en recepción",
+    "rechazar": "Rechazado / reimpresión", "rechazar_retoma": "Rechazado: requiere retoma",
+    "entregar": "Credencial entregada",
+}
+TIPOS = {"foto": "Fotografía", "firma": "Firma", "firma_entrega": "Firma de entregado"}
+
+
+def _page_number(raw: str | None) -> int:
+    """A page number from the query string (1 when missing or bad)."""
+    try:
+        return max(1, min(int(raw or 1), 10_000))
+    except ValueError:
+        return 1
+
+
+@bp.route("/consulta")
+@roles("*")
+async def buscar():
+    """Search by matrícula, CURP or name; one match opens the student."""
+    q = request.args.get("q", "").strip()[:100]
+    if not q:
+        return await render_template("consulta/buscar.html", q="", res=None)
+    res = await consulta.search(q, _page_number(request.args.get("pagina")))
+    if res.single:
+        return redirect(url_for("consulta.alumno", alumno_id=res.single["id"]))
+    return await render_template("consulta/buscar.html", q=q, res=res)
+
+
+@bp.route("/consulta/<int:alumno_id>")
+@roles("*")
+async def alumno(alumno_id: int):
+    """Every field, dates, biometrics and history of one student."""
+    rec = await alumnos.by_id(alumno_id)
+    if rec is None:
+        abort(404)
+    return await render_template(
+        "consulta/alumno.html", a=rec, q=request.args.get("q", ""), eventos=await consulta.history(alumno_id),
+        anteriores=await consulta.older_biometrics(rec), acciones=ACCIONES, tipos=TIPOS)
