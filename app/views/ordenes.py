@@ -1,4 +1,227 @@
-"""Órdenes de impresión — not built yet (issue 5)."""
-from . import pending_blueprint
+"""Órdenes de impresión: create (estatal), print and ship (empresa), receive (estatal), tracking."""
+from __future__ import annotations
 
-bp = pending_blueprint("ordenes", "/ordenes", "lista", "Órdenes de impresión", 5)
+from quart import Blueprint, Response, abort, current_app, g, redirect, request, url_for
+
+from .. import orders
+from ..auth import roles
+from ..exports import stream_file
+from ..package import build_package, package_name
+from ..queries import ordenes as q
+from ..status import ESTATUS, LABEL, TransitionError
+from . import is_htmx, render
+
+bp = Blueprint("ordenes", __name__, url_prefix="/ordenes")
+ITEMS_PAGE = 100
+
+
+async def _scope() -> int | None:
+    """The company a company user is limited to (None: every order)."""
+    return await q.empresa_of(g.user.id) if g.user.rol == "empresa" else None
+
+
+async def _orden_or_404(orden_id: int) -> dict:
+    """The order if the user may see it."""
+    row = await q.orden(orden_id, await _scope())
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("")
+@roles("estatal", "empresa", "admin")
+async def lista():
+    """Every visible order with its progress, and the reprint requests."""
+    rows = await q.ordenes(await _scope())
+    return await render("ordenes/lista.html", ordenes=rows, progreso=await q.progreso([r["id"] for r in rows]),
+                        reimpresiones=await q.reimpresiones(), estado_label=orders.ESTADO_LABEL,
+                        estatus=ESTATUS, label=LABEL, creada=request.args.get("creada", type=int))
+
+
+@bp.route("/nueva")
+@roles("estatal")
+async def nueva():
+    """Choose planteles: their Validado and Rechazado students not yet in an open order."""
+    return await render("ordenes/nueva.html", candidatos=await q.candidatos(), empresas=await q.empresas(),
+                        elegidos=set(), reimpresiones=True, error="")
+
+
+def _selection(form) -> tuple[list[int], bool, int | None]:
+    """Chosen planteles, whether reprints go in, and the company, from the form."""
+    ids = sorted({int(x) for x in form.getlist("plantel") if x.isdigit()})
+    empresa = form.get("empresa", type=int)
+    return ids, form.get("reimpresiones") == "1", empresa
+
+
+async def _summary(ids: list[int], reimp: bool) -> dict:
+    """The counts the user confirms: new cards, reprints and total, per plantel."""
+    rows = [c for c in await q.candidatos() if c["plantel_id"] in ids]
+    for r in rows:
+        r["incluidos"] = r["validados"] + (r["rechazados"] if reimp else 0)
+    return {"filas": rows, "validados": sum(r["validados"] for r in rows),
+            "rechazados": sum(r["rechazados"] for r in rows) if reimp else 0,
+            "total": sum(r["incluidos"] for r in rows)}
+
+
+@bp.route("/nueva/revisar", methods=["POST"])
+@roles("estatal")
+async def revisar():
+    """The counts before confirming."""
+    ids, reimp, empresa = _selection(await request.form)
+    resumen = await _summary(ids, reimp)
+    if not ids or resumen["total"] == 0:
+        msg = "Elija al menos un plantel." if not ids else "Los planteles elegidos no tienen alumnos para imprimir."
+        return await render("ordenes/nueva.html", candidatos=await q.candidatos(), empresas=await q.empresas(),
+                            elegidos=set(ids), reimpresiones=reimp, error=msg), 422
+    return await render("ordenes/revisar.html", resumen=resumen, ids=ids, reimpresiones=reimp, empresa=empresa,
+                        empresas={e["id"]: e["nombre"] for e in await q.empresas()})
+
+
+@bp.route("/nueva", methods=["POST"])
+@roles("estatal")
+async def crear():
+    """Confirm: create the order (students → Solicitado)."""
+    form = await request.form
+    ids, reimp, empresa = _selection(form)
+    try:
+        res = await orders.crear(g.user, ids, reimp, empresa, form.get("esperados", type=int))
+    except TransitionError as e:
+        return await render("ordenes/nueva.html", candidatos=await q.candidatos(), empresas=await q.empresas(),
+                            elegidos=set(ids), reimpresiones=reimp, error=str(e)), 409
+    return redirect(url_for("ordenes.detalle", orden_id=res.orden_id, creada=res.alumnos,
+                            esperados=res.esperados or ""))
+
+
+@bp.route("/<int:orden_id>")
+@roles("estatal", "empresa", "admin")
+async def detalle(orden_id: int):
+    """One order: state, milestones, progress, its students (paged) and the allowed actions."""
+    orden = await _orden_or_404(orden_id)
+    pagina = max(1, request.args.get("pagina", 1, type=int) or 1)
+    rows = await q.items(orden_id, limit=ITEMS_PAGE, offset=(pagina - 1) * ITEMS_PAGE)
+    return await render("ordenes/detalle.html", o=orden, items=rows, pagina=pagina,
+                        paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
+                        progreso=(await q.progreso([orden_id])).get(orden_id, {}), estatus=ESTATUS, label=LABEL,
+                        estado_label=orders.ESTADO_LABEL, creada=request.args.get("creada", type=int),
+                        esperados=request.args.get("esperados", type=int), error="")
+
+
+@bp.route("/<int:orden_id>/estado", methods=["POST"])
+@roles("estatal", "empresa")
+async def marcar(orden_id: int):
+    """Marcar "en impresión" or "enviada"."""
+    await _orden_or_404(orden_id)
+    try:
+        await orders.marcar(orden_id, (await request.form).get("estado", ""), g.user, await _scope())
+    except TransitionError as e:
+        return await _detalle_error(orden_id, str(e))
+    return redirect(url_for("ordenes.detalle", orden_id=orden_id))
+
+
+async def _detalle_error(orden_id: int, message: str):
+    """The order page with a refusal message (409)."""
+    orden = await _orden_or_404(orden_id)
+    return await render("ordenes/detalle.html", o=orden, items=await q.items(orden_id, limit=ITEMS_PAGE),
+                        pagina=1, paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
+                        progreso=(await q.progreso([orden_id])).get(orden_id, {}), estatus=ESTATUS, label=LABEL,
+                        estado_label=orders.ESTADO_LABEL, creada=None, esperados=None, error=message), 409
+
+
+@bp.route("/<int:orden_id>/paquete.zip")
+@roles("estatal", "empresa", "admin")
+async def paquete(orden_id: int):
+    """The order package (ZIP: manifest CSV + XLSX, photos, signatures, CR80 PDF), streamed."""
+    orden = await _orden_or_404(orden_id)
+    path = await build_package(orden_id, current_app.config["SETTINGS"])
+    return Response(stream_file(path), headers={
+        "Content-Type": "application/zip", "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="{package_name(orden)}"'})
+
+
+# ---- reception (estatal) ---------------------------------------------------------------
+
+async def _recepcion_ctx(orden_id: int, **extra) -> dict:
+    """What the reception page shows: pending cards, counts and the last result."""
+    orden = await _orden_or_404(orden_id)
+    pendientes = [r for r in await q.items(orden_id, "imprimiendo") if r["abierto"]]
+    return {"o": orden, "pendientes": pendientes, "progreso": (await q.progreso([orden_id])).get(orden_id, {}),
+            "estado_label": orders.ESTADO_LABEL, "label": LABEL, "estatus": ESTATUS,
+            "ok": "", "error": "", "matricula": "", **extra}
+
+
+async def _recepcion(orden_id: int, code: int = 200, **extra):
+    """The reception page, or its live part for htmx."""
+    ctx = await _recepcion_ctx(orden_id, **extra)
+    return await render("ordenes/recepcion.html", "ordenes/_recepcion.html", **ctx), code
+
+
+@bp.route("/<int:orden_id>/recepcion")
+@roles("estatal")
+async def recepcion(orden_id: int):
+    """Recibir orden: all at once, or card by card by scanning each matrícula."""
+    return await _recepcion(orden_id)
+
+
+@bp.route("/<int:orden_id>/recepcion/escanear", methods=["POST"])
+@roles("estatal")
+async def escanear(orden_id: int):
+    """One scanned (or typed) matrícula → Recibido."""
+    await _orden_or_404(orden_id)
+    m = (await request.form).get("matricula", "")
+    try:
+        it = await orders.recibir_matricula(orden_id, m, g.user)
+    except TransitionError as e:
+        return await _recepcion(orden_id, 200 if is_htmx() else 409, error=str(e), matricula=m)
+    return await _recepcion(orden_id, ok=f"Recibida: {it['matricula']} — {it['primer_apellido']} "
+                                         f"{it['segundo_apellido']} {it['nombre']}.")
+
+
+@bp.route("/<int:orden_id>/recepcion/todas", methods=["POST"])
+@roles("estatal")
+async def recibir_todas(orden_id: int):
+    """Every pending card of the order → Recibido."""
+    await _orden_or_404(orden_id)
+    try:
+        n = await orders.recibir_todas(orden_id, g.user)
+    except TransitionError as e:
+        return await _recepcion(orden_id, 409, error=str(e))
+    return await _recepcion(orden_id, ok=f"Se recibieron {n} credenciales.")
+
+
+@bp.route("/<int:orden_id>/recepcion/rechazar", methods=["POST"])
+@roles("estatal")
+async def rechazar(orden_id: int):
+    """A missing or defective card → Rechazado with a comment."""
+    await _orden_or_404(orden_id)
+    form = await request.form
+    try:
+        it = await orders.rechazar_recepcion(orden_id, form.get("matricula", ""), form.get("comentario", ""), g.user)
+    except TransitionError as e:
+        return await _recepcion(orden_id, 200 if is_htmx() else 409, error=str(e), matricula=form.get("matricula", ""))
+    return await _recepcion(orden_id, ok=f"Rechazada: {it['matricula']} ({form.get('comentario', '').strip()}).")
+
+
+# ---- tracking (estatal) ----------------------------------------------------------------
+
+@bp.route("/seguimiento")
+@roles("estatal", "admin")
+async def seguimiento():
+    """Seguimiento: each order's progress and the students waiting in each status per plantel."""
+    rows = await q.ordenes(None)
+    return await render("ordenes/seguimiento.html", ordenes=rows, progreso=await q.progreso([r["id"] for r in rows]),
+                        espera=await q.espera_por_plantel(), columnas=q.ESPERA, estatus=ESTATUS, label=LABEL,
+                        estado_label=orders.ESTADO_LABEL)
+
+
+@bp.route("/seguimiento/espera")
+@roles("estatal", "admin")
+async def espera():
+    """The students of one plantel waiting in one status, longest waiting first."""
+    plantel = request.args.get("plantel", type=int)
+    est = request.args.get("estatus", "")
+    if plantel is None or est not in dict(q.ESPERA):
+        abort(404)
+    rows = await q.en_espera(plantel, est)
+    nombre = next((r["plantel"] for r in await q.espera_por_plantel() if r["plantel_id"] == plantel), "")
+    return await render("ordenes/espera.html", rows=rows, plantel=nombre, est=est, que=dict(q.ESPERA)[est],
+                        label=LABEL)

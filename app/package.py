@@ -1,0 +1,196 @@
+"""The print-order package for the company: a ZIP built streaming into a temporary file.
+
+Contents: manifiesto.csv and manifiesto.xlsx (order, matrícula, every printed field, reprint
+flag and reason, and where each card is in the PDF), fotos/<matrícula>.jpg, firmas/<matrícula>.png
+and the print-ready CR80 PDF: one card face per page at card size (page 2n-1 front, 2n back,
+for duplex card printers), drawn by app/cards.py. Rows come from a server-side cursor in
+batches; each batch is written in a worker thread, so memory holds one batch plus one PDF
+part (at most PDF_PART cards; an order larger than that gets credenciales-002.pdf, …).
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import tempfile
+import zipfile
+from typing import AsyncIterator, Callable
+
+from reportlab.pdfgen.canvas import Canvas
+
+from . import cards, db
+from .exports import XlsxSheet
+from .formatting import fecha
+
+BATCH = 100
+PDF_PART = 500
+MANIFEST = (("Orden", "orden"), ("Matrícula", "matricula"), ("Prematrícula", "prematricula"),
+            ("CURP", "curp"), ("Nombre", "nombre"), ("Primer apellido", "primer_apellido"),
+            ("Segundo apellido", "segundo_apellido"), ("Plantel", "plantel"), ("CCT", "cct"),
+            ("Grupo", "grupo"), ("Carrera", "carrera"), ("Correo institucional", "correo"),
+            ("Institución médica", "institucion_medica"), ("Número de afiliación", "numero_afiliacion"),
+            ("Vigencia", "vigencia_texto"), ("Reimpresión", "reimpresion_texto"), ("Motivo", "motivo"),
+            ("Fotografía", "foto"), ("Firma", "firma"), ("PDF", "pdf"), ("Página frente", "pagina"))
+CARDS_SQL = """
+SELECT a.id, a.matricula, a.prematricula, a.curp, a.nombre, a.primer_apellido, a.segundo_apellido,
+       p.nombre AS plantel, p.cct, a.grupo, c.nombre AS carrera, coalesce(a.correo, '') AS correo,
+       a.institucion_medica, a.numero_afiliacion, a.vigencia, i.orden_id AS orden, i.reimpresion, i.motivo,
+       f.datos AS foto_jpeg, s.datos AS firma_png
+FROM orden_items i JOIN alumnos a ON a.id = i.alumno_id JOIN planteles p ON p.id = a.plantel_id
+JOIN carreras c ON c.codigo = a.carrera_codigo
+LEFT JOIN biometricos f ON f.id = a.foto_id LEFT JOIN biometricos s ON s.id = a.firma_id
+WHERE i.orden_id = $1
+ORDER BY p.nombre, a.grupo, a.busqueda, a.matricula
+"""
+
+
+def package_name(orden: dict) -> str:
+    """The download's file name."""
+    return f"orden-{orden['id']:05d}.zip"
+
+
+def card_of(row: dict) -> cards.CardData:
+    """The printed fields of one manifest row."""
+    return cards.CardData(
+        matricula=row["matricula"], prematricula=row["prematricula"], nombre=row["nombre"],
+        primer_apellido=row["primer_apellido"], segundo_apellido=row["segundo_apellido"], plantel=row["plantel"],
+        carrera=row["carrera"], curp=row["curp"], correo=row["correo"], institucion_medica=row["institucion_medica"],
+        numero_afiliacion=row["numero_afiliacion"], vigencia_texto=row["vigencia_texto"],
+        foto_jpeg=row["foto_jpeg"] or b"", firma_png=row["firma_png"] or b"", verify_url=row.get("verify_url"))
+
+
+class PackageWriter:
+    """Writes one order's ZIP incrementally: add(batch) as rows arrive, close() at the end."""
+
+    def __init__(self, orden_id: int, verify_url: Callable[[int], str] | None = None) -> None:
+        fd, self.path = tempfile.mkstemp(suffix=".zip")
+        os.close(fd)
+        self.orden_id = orden_id
+        self.verify_url = verify_url
+        self.zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self.csv_buf = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+        self.csv = csv.writer(self.csv_buf)
+        self.csv.writerow([h for h, _ in MANIFEST])
+        self.xlsx = XlsxSheet([h for h, _ in MANIFEST], "Manifiesto")
+        self.count = 0
+        self.part: Canvas | None = None
+        self.part_path = ""
+        self.part_name = ""
+
+    def add(self, rows: list[dict]) -> None:
+        """Write a batch: images into the ZIP, manifest rows, and card pages."""
+        for row in rows:
+            self._add_one(dict(row))
+
+    def _add_one(self, row: dict) -> None:
+        """One student: images, manifest row and the two card faces."""
+        m = row["matricula"]
+        row["vigencia_texto"] = fecha(row["vigencia"], "")
+        row["reimpresion_texto"] = "Sí" if row["reimpresion"] else "No"
+        row["foto"], row["firma"] = f"fotos/{m}.jpg", f"firmas/{m}.png"
+        row["verify_url"] = self.verify_url(row["id"]) if self.verify_url else None
+        if row["foto_jpeg"]:
+            self.zip.writestr(zipfile.ZipInfo(row["foto"], _now()), bytes(row["foto_jpeg"]), zipfile.ZIP_STORED)
+        if row["firma_png"]:
+            self.zip.writestr(zipfile.ZipInfo(row["firma"], _now()), bytes(row["firma_png"]), zipfile.ZIP_STORED)
+        row["foto_jpeg"], row["firma_png"] = bytes(row["foto_jpeg"] or b""), bytes(row["firma_png"] or b"")
+        self._draw(row)
+        values = [row[k] for _, k in MANIFEST]
+        self.csv.writerow(["" if v is None else v for v in values])
+        self.xlsx.write(values)
+        self.count += 1
+
+    def _draw(self, row: dict) -> None:
+        """Front and back pages of one card in the current PDF part."""
+        if self.part is None or self.count % PDF_PART == 0:
+            self._finish_part()
+            fd, self.part_path = tempfile.mkstemp(suffix=".pdf")
+            os.close(fd)
+            self.part_name = f"credenciales-{self.count // PDF_PART + 1:03d}.pdf"
+            self.part = Canvas(self.part_path, pagesize=cards.card_size(), pageCompression=1)
+            self.part.setTitle(f"Orden de impresión {self.orden_id}")
+            self.part.setAuthor("CONALEP Estado de México")
+        row["pdf"] = self.part_name
+        row["pagina"] = 2 * (self.count % PDF_PART) + 1
+        card = card_of(row)
+        cards.draw_front(self.part, 0, 0, card)
+        self.part.showPage()
+        cards.draw_back(self.part, 0, 0, card)
+        self.part.showPage()
+
+    def _finish_part(self) -> None:
+        """Save the current PDF part into the ZIP and free it."""
+        if self.part is None:
+            return
+        self.part.save()
+        self.part = None
+        self.zip.write(self.part_path, self.part_name)
+        os.unlink(self.part_path)
+
+    def close(self) -> str:
+        """Finish the PDF and manifests; return the ZIP's path."""
+        self._finish_part()
+        self.csv_buf.seek(0)
+        info = zipfile.ZipInfo("manifiesto.csv", _now())
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with self.zip.open(info, "w") as out:
+            out.write("\ufeff".encode("utf-8"))  # BOM: Excel opens the CSV as UTF-8
+            while chunk := self.csv_buf.read(64 * 1024):
+                out.write(chunk.encode("utf-8"))
+        self.csv_buf.close()
+        xlsx_path = self.xlsx.close()
+        self.zip.write(xlsx_path, "manifiesto.xlsx", zipfile.ZIP_STORED)
+        os.unlink(xlsx_path)
+        self.zip.close()
+        return self.path
+
+    def discard(self) -> None:
+        """Remove every temporary file after a failure."""
+        for closer in (self.zip.close, self.csv_buf.close):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - cleaning up after another error
+                pass
+        for p in (self.path, self.part_path, self.xlsx.path):
+            if p and os.path.exists(p):
+                os.unlink(p)
+
+
+def _now() -> tuple:
+    """A ZIP entry timestamp (local time of the build)."""
+    import time
+
+    return time.localtime()[:6]
+
+
+async def rows_of(orden_id: int) -> AsyncIterator[list[dict]]:
+    """The order's cards with their images, in batches, from a server-side cursor."""
+    async with db.raw_connection() as conn:
+        async with conn.transaction():
+            cur = await conn.cursor(CARDS_SQL, orden_id)
+            while batch := await cur.fetch(BATCH):
+                yield [dict(r) for r in batch]
+
+
+async def build_package(orden_id: int, settings=None) -> str:
+    """Build the order's ZIP into a temporary file and return its path (the caller deletes it)."""
+    writer = await asyncio.to_thread(PackageWriter, orden_id, _verify_url_builder(settings))
+    try:
+        async for batch in rows_of(orden_id):
+            await asyncio.to_thread(writer.add, batch)
+        return await asyncio.to_thread(writer.close)
+    except BaseException:
+        await asyncio.to_thread(writer.discard)
+        raise
+
+
+def _verify_url_builder(settings) -> Callable[[int], str] | None:
+    """alumno_id → the signed verification URL printed in the card's QR code (needs the settings)."""
+    if settings is None:
+        return None
+    try:
+        from .credential import definitive_verify_url
+    except ImportError:  # the credential module ships separately; cards then print without QR
+        return None
+    return lambda alumno_id: definitive_verify_url(settings, alumno_id)
