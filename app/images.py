@@ -1,0 +1,153 @@
+"""Decode and normalise every uploaded biometric image with Pillow.
+
+Photos become 600×800 JPEG (EXIF orientation applied, centre-cropped to 3:4, metadata dropped);
+signatures become trimmed greyscale PNG on white. Anything that is not a sane JPEG/PNG/WebP
+image is refused with a Spanish message (ImageError) before its pixels are decoded.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error, never a grey half-photo
+
+PHOTO_SIZE = (600, 800)
+PHOTO_QUALITY = 90
+MAX_BYTES = 6 * 1024 * 1024
+MAX_PIXELS = 24_000_000          # 6000×4000; anything larger is refused before decoding
+MAX_SIDE = 10_000
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})  # MPO: phones' multi-picture JPEG
+INK_THRESHOLD = 200              # grey level below which a signature pixel counts as ink
+SIGNATURE_PAD = 8
+SIGNATURE_MAX = (1200, 400)
+
+
+class ImageError(ValueError):
+    """An upload that cannot be used; str() is the Spanish message."""
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A stored-ready image."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    sha256: str
+    image: Image.Image  # the decoded pixels (reused by the photo checks)
+
+
+def _open(data: bytes, what: str) -> Image.Image:
+    """Open data as an image after checking size, format and dimensions (pixels not decoded yet)."""
+    if not data:
+        raise ImageError(f"No se recibió la {what}.")
+    if len(data) > MAX_BYTES:
+        raise ImageError(f"La {what} pesa demasiado ({len(data) // 1024} KB; máximo {MAX_BYTES // 1024 // 1024} MB).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"El archivo de la {what} no es una imagen válida (se aceptan JPEG y PNG).") from None
+    except OSError:
+        raise ImageError(f"El archivo de la {what} está dañado o incompleto.") from None
+    if img.format not in ACCEPTED_FORMATS:
+        raise ImageError(f"Formato de {what} no permitido ({img.format}); se aceptan JPEG y PNG.")
+    w, h = img.size
+    if w < 1 or h < 1 or w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+        raise ImageError(f"La {what} tiene dimensiones no permitidas ({w}×{h} píxeles).")
+    return img
+
+
+def _load(img: Image.Image, what: str) -> Image.Image:
+    """Decode the pixels; a truncated or corrupt file becomes an ImageError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageError(f"El archivo de la {what} está dañado o incompleto.") from None
+    return img
+
+
+def _digest(data: bytes) -> str:
+    """Hex sha256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def crop_to_ratio(img: Image.Image, ratio: float) -> Image.Image:
+    """Centre-crop img to width/height == ratio."""
+    w, h = img.size
+    if abs(w / h - ratio) < 0.005:
+        return img
+    if w / h > ratio:
+        nw = round(h * ratio)
+        left = (w - nw) // 2
+        return img.crop((left, 0, left + nw, h))
+    nh = round(w / ratio)
+    top = (h - nh) // 2
+    return img.crop((0, top, w, top + nh))
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    """RGB on a white background (transparency and palettes resolved)."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        base = Image.new("RGB", rgba.size, (255, 255, 255))
+        base.paste(rgba, mask=rgba.getchannel("A"))
+        return base
+    return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def normalize_photo(data: bytes) -> Normalized:
+    """600×800 JPEG of an uploaded photo (orientation applied, metadata stripped)."""
+    img = _open(data, "fotografía")
+    if img.format in ("JPEG", "MPO") and img.size[0] >= 2 * PHOTO_SIZE[0] and img.size[1] >= 2 * PHOTO_SIZE[1]:
+        img.draft("RGB", (img.size[0] // 2, img.size[1] // 2))  # decode big camera JPEGs at half size: faster
+    img = _load(img, "fotografía")
+    img = ImageOps.exif_transpose(img)
+    img = _flatten(img)
+    img = crop_to_ratio(img, PHOTO_SIZE[0] / PHOTO_SIZE[1])
+    if img.size != PHOTO_SIZE:
+        img = img.resize(PHOTO_SIZE, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=PHOTO_QUALITY, optimize=False)  # no exif=, no icc: metadata dropped
+    jpeg = out.getvalue()
+    return Normalized(jpeg, "image/jpeg", *PHOTO_SIZE, _digest(jpeg), img)
+
+
+def ink_box(grey: Image.Image) -> tuple[int, int, int, int] | None:
+    """Bounding box of the ink (pixels darker than INK_THRESHOLD), or None when blank."""
+    mask = grey.point(lambda v: 255 if v < INK_THRESHOLD else 0)
+    return mask.getbbox()
+
+
+def normalize_signature(data: bytes, what: str = "firma") -> Normalized:
+    """Trimmed greyscale PNG of a signature; refuses an empty one (no ink)."""
+    img = _load(_open(data, what), what)
+    grey = _flatten(ImageOps.exif_transpose(img)).convert("L")
+    box = ink_box(grey)
+    if box is None:
+        raise ImageError(f"La {what} está vacía: pida al alumno que firme y elija «Capturar firma».")
+    left, top, right, bottom = box
+    w, h = grey.size
+    grey = grey.crop((max(0, left - SIGNATURE_PAD), max(0, top - SIGNATURE_PAD),
+                      min(w, right + SIGNATURE_PAD), min(h, bottom + SIGNATURE_PAD)))
+    grey.thumbnail(SIGNATURE_MAX, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    grey.save(out, "PNG", optimize=False)
+    png = out.getvalue()
+    return Normalized(png, "image/png", grey.width, grey.height, _digest(png), grey)
+
+
+def signature_warnings(sig: Normalized) -> list[str]:
+    """Soft problems of a signature: a tiny scribble."""
+    ink = sum(sig.image.histogram()[:INK_THRESHOLD])
+    if sig.width < 40 or sig.height < 12 or ink < 60:
+        return ["La firma es muy pequeña o tiene muy pocos trazos: verifique que esté completa."]
+    return []
