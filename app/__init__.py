@@ -1,6 +1,7 @@
 """Sistema de Credencialización: the application factory."""
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 
@@ -129,9 +130,16 @@ def _install_hooks(app: Quart, settings: Settings) -> None:
         return await render_template("errors/error.html", code=code, message=msg), code
 
 
-def _is_db_error(e: BaseException) -> bool:
-    """True for connection-level database failures."""
+def _is_db_error(e: BaseException | None) -> bool:
+    """True for failures to reach the database (connection lost, refused, shutting down)."""
     import asyncpg
 
-    return isinstance(e, (OSError, asyncpg.exceptions.PostgresConnectionError,
-                          asyncpg.exceptions.InterfaceError, asyncpg.exceptions.CannotConnectNowError))
+    while e is not None:
+        if isinstance(e, (OSError, asyncio.TimeoutError, asyncpg.exceptions.InterfaceError,
+                          asyncpg.exceptions.ConnectionDoesNotExistError)):
+            return True
+        state = getattr(e, "sqlstate", "") or ""
+        if state[:2] in ("08", "57", "53") or (state == "55000" and "accepting connections" in str(e)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
