@@ -185,6 +185,8 @@ async def test_company_scope(signed_in, users):
     e = await signed_in("empresa")
     assert (await e.get(f"/ordenes/{oid}")).status_code == 404
     assert f"Orden {oid}" not in text_of(await (await e.get("/ordenes")).get_data(as_text=True))
+    await db.execute("UPDATE usuarios SET empresa_id = NULL")
+    await db.execute("DELETE FROM empresas WHERE id = :e", {"e": other})
 
 
 async def test_seguimiento_progress_and_waiting_lists(signed_in, users):
