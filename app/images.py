@@ -52,7 +52,9 @@ def _open(data: bytes, what: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"La {what} tiene dimensiones no permitidas (demasiados píxeles).") from None
+    except UnidentifiedImageError:
         raise ImageError(f"El archivo de la {what} no es una imagen válida (se aceptan JPEG y PNG).") from None
     except OSError:
         raise ImageError(f"El archivo de la {what} está dañado o incompleto.") from None

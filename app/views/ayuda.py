@@ -1,4 +1,37 @@
-"""Ayuda — not built yet (issue 4)."""
-from . import pending_blueprint
+"""Ayuda: support contacts of the manual's section 14 (configurable with SOPORTE_* variables)."""
+from __future__ import annotations
 
-bp = pending_blueprint("ayuda", "/ayuda", "ayuda", "Ayuda", 4)
+import os
+from dataclasses import dataclass, field
+
+from quart import Blueprint
+
+from ..auth import roles
+from . import render
+
+bp = Blueprint("ayuda", __name__)
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    """A ';'-separated environment list."""
+    return [v.strip() for v in os.environ.get(name, default).split(";") if v.strip()]
+
+
+@dataclass
+class Soporte:
+    """Support contacts (defaults: manual §14)."""
+
+    area: str = field(default_factory=lambda: os.environ.get(
+        "SOPORTE_AREA", "Coordinación de Innovación y Tecnologías Aplicadas"))
+    correos: list[str] = field(default_factory=lambda: _env_list("SOPORTE_CORREOS", "cita@conalepmex.edu.mx"))
+    telefonos: list[str] = field(default_factory=lambda: _env_list(
+        "SOPORTE_TELEFONOS", "55 5817 1619 ext. 1252;722 217 6607 ext. 107"))
+    foro: str = field(default_factory=lambda: os.environ.get("SOPORTE_FORO", "Telegram"))
+    foro_url: str = field(default_factory=lambda: os.environ.get("SOPORTE_FORO_URL", ""))
+
+
+@bp.route("/ayuda")
+@roles("*")
+async def ayuda():
+    """Soporte y apoyo."""
+    return await render("ayuda/ayuda.html", s=Soporte())

@@ -1,4 +1,107 @@
-"""Toma de biométricos — not built yet (issue 4)."""
-from . import pending_blueprint
+"""Toma de biométricos (manual §8): search, camera + signature, "Guardar".
 
-bp = pending_blueprint("captura", "/captura", "buscar", "Toma de biométricos", 4)
+POST /captura/<matrícula>/guardar is a JSON-or-HTML API (docs/capture.md): one multipart request
+with `foto`, `firma` and the device's idempotency key `clave`; the offline outbox uses it too.
+"""
+from __future__ import annotations
+
+import functools
+
+from quart import Blueprint, current_app, g, jsonify, redirect, request, url_for
+
+from ..auth import roles
+from ..capture import CaptureError, Upload, lookup, save_biometrics
+from ..photo_checks import Thresholds
+from ..status import CAPTURABLE, LABEL
+from . import render
+
+bp = Blueprint("captura", __name__)
+
+
+def full_page_only(view):
+    """Pages with their own scripts: a boosted (body-only) htmx navigation becomes a full load,
+    since htmx does not run the scripts of a swapped <head>."""
+    @functools.wraps(view)
+    async def wrapper(*args, **kwargs):
+        """Answer a boosted request with HX-Redirect to the same URL."""
+        if request.headers.get("HX-Boosted"):
+            return "", 200, {"HX-Redirect": request.full_path.rstrip("?")}
+        return await view(*args, **kwargs)
+    return wrapper
+
+
+def wants_json() -> bool:
+    """True when the client asked for JSON (page scripts and the outbox do)."""
+    return "application/json" in request.headers.get("Accept", "") or bool(request.headers.get("X-Outbox"))
+
+
+async def find(raw: str | None) -> tuple[dict | None, str]:
+    """(student, error message) for a matrícula typed in a search form."""
+    if raw is None:
+        return None, ""
+    try:
+        return await lookup(g.user, raw), ""
+    except CaptureError as e:
+        return None, str(e)
+
+
+async def read_upload(*names: str) -> Upload:
+    """The multipart fields of a capture request."""
+    form, files = await request.form, await request.files
+    data = {n: (files[n].read() if n in files else b"") for n in names}
+    return Upload(clave=form.get("clave") or None, capturado_en=form.get("capturado_en"),
+                  confirmar=form.get("confirmar") in ("1", "on", "true"), motivo=form.get("motivo", ""),
+                  expected=form.get("estatus") or None, **data)
+
+
+def capture_refusal(alumno: dict) -> str:
+    """Why this student cannot have biometrics taken now ('' when allowed)."""
+    if alumno["estatus"] in CAPTURABLE:
+        return ""
+    return (f"No se pueden tomar biométricos: el alumno está en estatus {LABEL[alumno['estatus']]}. "
+            "Solo se capturan alumnos Enrolados, Capturados, Aplazados o en Retoma.")
+
+
+def error_answer(e: CaptureError):
+    """A refused capture as JSON {error, ...}."""
+    return jsonify(ok=False, error=str(e), **e.data), e.status
+
+
+@bp.route("/captura")
+@roles("plantel")
+@full_page_only
+async def buscar():
+    """Search by matrícula; show the student's data and the capture tools when allowed."""
+    raw = request.args.get("matricula")
+    alumno, error = await find(raw)
+    settings = current_app.config["SETTINGS"]
+    return await render("captura/buscar.html", "captura/_alumno.html", alumno=alumno, error=error,
+                        matricula=raw or "", refusal=capture_refusal(alumno) if alumno else "",
+                        sigweb_url=settings.sigweb_url)
+
+
+@bp.route("/captura/<matricula>/guardar", methods=["POST"])
+@roles("plantel")
+async def guardar(matricula: str):
+    """Store photo + signature (idempotent by `clave`); JSON for scripts, a redirect for forms."""
+    try:
+        alumno = await lookup(g.user, matricula)
+        up = await read_upload("foto", "firma")
+        result = await save_biometrics(alumno, up, g.user, Thresholds.from_env())
+    except CaptureError as e:
+        if wants_json():
+            return error_answer(e)
+        return await render("captura/buscar.html", alumno=None, error=str(e), matricula=matricula,
+                            refusal=""), e.status
+    if wants_json():
+        result["siguiente"] = url_for("captura.guardado", matricula=result["matricula"])
+        return jsonify(result)
+    return redirect(url_for("captura.guardado", matricula=result["matricula"]), 303)
+
+
+@bp.route("/captura/<matricula>/guardado")
+@roles("plantel")
+async def guardado(matricula: str):
+    """"Los registros se guardaron": data, photo and signature, and "Generar credencial temporal"."""
+    alumno, error = await find(matricula)
+    return await render("captura/guardado.html", alumno=alumno, error=error)

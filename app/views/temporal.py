@@ -1,4 +1,46 @@
-"""Imprimir temporal — not built yet (issue 4)."""
-from . import pending_blueprint
+"""Imprimir temporal (manual §9): search by matrícula and "Generar credencial temporal" (PDF)."""
+from __future__ import annotations
 
-bp = pending_blueprint("temporal", "/temporal", "buscar", "Imprimir temporal", 4)
+from quart import Blueprint, Response, current_app, g, request
+
+from ..auth import roles
+from ..capture import CaptureError, lookup
+from ..credential import issue_temporary
+from ..exports import download_headers
+from . import render
+from .captura import find
+
+bp = Blueprint("temporal", __name__)
+
+
+def missing_biometrics(alumno: dict) -> str:
+    """Why no temporary credential can be printed ('' when it can)."""
+    if alumno["foto_id"] and alumno["firma_id"]:
+        return ""
+    return ("El alumno no tiene fotografía y firma capturadas: tome sus biométricos en "
+            "«Toma de biométricos» antes de generar la credencial temporal.")
+
+
+@bp.route("/temporal")
+@roles("plantel")
+async def buscar():
+    """"Reimprimir credencial": search, data, photo, signature and the generate button."""
+    raw = request.args.get("matricula")
+    alumno, error = await find(raw)
+    return await render("temporal/buscar.html", alumno=alumno, error=error, matricula=raw or "",
+                        refusal=missing_biometrics(alumno) if alumno else "")
+
+
+@bp.route("/temporal/<matricula>/credencial.pdf", methods=["POST"])
+@roles("plantel")
+async def pdf(matricula: str):
+    """Record an issue and send the temporary credential PDF."""
+    try:
+        alumno = await lookup(g.user, matricula)
+    except CaptureError as e:
+        return await render("temporal/buscar.html", alumno=None, error=str(e), matricula=matricula), e.status
+    if refusal := missing_biometrics(alumno):
+        return await render("temporal/buscar.html", alumno=alumno, error="", matricula=matricula,
+                            refusal=refusal), 409
+    issued = await issue_temporary(alumno["id"], g.user, current_app.config["SETTINGS"])
+    return Response(issued.pdf, headers=download_headers(issued.filename, "application/pdf"))

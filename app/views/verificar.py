@@ -1,4 +1,19 @@
-"""Public verification page of a credential's QR code — not built yet (issue 4)."""
-from quart import Blueprint
+"""Public verification page of a credential's QR code (signed link; minimal personal data)."""
+from __future__ import annotations
+
+from quart import Blueprint, current_app, render_template
+
+from ..auth import public
+from ..credential import verify
 
 bp = Blueprint("verificar", __name__)
+
+
+@bp.route("/verificar/<token>")
+@public
+async def verificar(token: str):
+    """Whether the credential is valid now, with the bearer's name, plantel and masked matrícula."""
+    verdict = await verify(current_app.config["SETTINGS"].secret_key, token[:200])
+    html = await render_template("verificar/verificar.html", v=verdict)
+    return html, (200 if verdict.kind or verdict.valid else 404), {
+        "Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}

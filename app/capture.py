@@ -1,0 +1,235 @@
+"""Saving a capture: photo + signature ("Guardar" in Toma de biométricos) or a delivery signature.
+
+One request carries everything plus the device's idempotency key (`clave`, a UUID). The key is
+stored with the capture under a unique constraint in the same transaction as the images and the
+status change, so a doubled or retried request stores once: same key + same content → the
+original answer again; same key + other content → refused (422).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from . import db, images, photo_checks
+from .status import Actor, TransitionError, transition
+
+
+class CaptureError(Exception):
+    """A refused capture; str() is the Spanish message, .status the HTTP code, .data extra JSON."""
+
+    def __init__(self, message: str, status: int = 422, **data: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.data = data
+
+
+@dataclass
+class Upload:
+    """What the device sent (raw bytes as received)."""
+
+    foto: bytes = b""
+    firma: bytes = b""
+    clave: str | None = None
+    capturado_en: str | None = None
+    confirmar: bool = False
+    motivo: str = ""
+    expected: str | None = None  # the status the operator saw
+    extra: dict = field(default_factory=dict)
+
+
+def parse_key(raw: str | None) -> uuid.UUID | None:
+    """The idempotency key as a UUID (None when absent); a malformed key is refused."""
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise CaptureError("La clave de la captura no es válida (se espera un UUID).", 400) from None
+
+
+def parse_device_time(raw: str | None) -> datetime | None:
+    """The device's capture time (ISO 8601), or None when absent or unreadable."""
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def payload_digest(tipo: str, alumno_id: int, *parts: bytes) -> str:
+    """sha256 identifying a capture's content (student and raw image bytes)."""
+    h = hashlib.sha256(f"{tipo}:{alumno_id}".encode())
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return h.hexdigest()
+
+
+# ---- image preparation (CPU, off the event loop) ------------------------------------------
+
+@dataclass
+class Prepared:
+    """Normalised images and the photo-check report."""
+
+    foto: images.Normalized | None
+    firma: images.Normalized
+    report: photo_checks.Report | None
+    firma_warnings: list[str]
+
+
+def prepare_biometrics(foto: bytes, firma: bytes, thresholds: photo_checks.Thresholds) -> Prepared:
+    """Decode, normalise and check a photo and a signature (raises ImageError)."""
+    photo = images.normalize_photo(foto)
+    sig = images.normalize_signature(firma)
+    return Prepared(photo, sig, photo_checks.check_photo(photo.image, thresholds), images.signature_warnings(sig))
+
+
+def prepare_signature(firma: bytes) -> Prepared:
+    """Decode and normalise a delivery signature (raises ImageError)."""
+    sig = images.normalize_signature(firma, "firma de entrega")
+    return Prepared(None, sig, None, images.signature_warnings(sig))
+
+
+def review(prep: Prepared, up: Upload) -> dict:
+    """The revision JSON of the photo; raises CaptureError for hard failures or unconfirmed warnings."""
+    rep = prep.report.as_json() if prep.report else {"advertencias": [], "bloqueos": []}
+    if rep["bloqueos"]:
+        raise CaptureError("La fotografía no se puede usar: " + " ".join(f["message"] for f in rep["bloqueos"]),
+                           422, bloqueos=[f["message"] for f in rep["bloqueos"]])
+    warnings = [f["message"] for f in rep["advertencias"]] + prep.firma_warnings
+    if warnings and not (up.confirmar and up.motivo.strip()):
+        msg = ("Revise la captura: " + " ".join(warnings) +
+               " Si aun así es correcta, marque «Confirmo que la captura es correcta», escriba el motivo y guarde.")
+        raise CaptureError(msg, 422, advertencias=warnings, requiere_confirmacion=True)
+    if warnings:
+        rep["confirmado"] = {"motivo": up.motivo.strip()[:500]}
+    rep["firma_advertencias"] = prep.firma_warnings
+    return rep
+
+
+# ---- storing --------------------------------------------------------------------------------
+
+async def insert_image(alumno_id: int, tipo: str, img: images.Normalized, actor: Actor,
+                       revision: dict | None = None) -> int:
+    """A new biometricos row (all versions are kept); returns its id."""
+    return await db.fetch_val(
+        """INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto, revision, creado_por)
+           VALUES (:a, CAST(:t AS biometrico_tipo), :m, :d, :s, :b, :w, :h, CAST(:r AS jsonb), :u) RETURNING id""",
+        {"a": alumno_id, "t": tipo, "m": img.mime, "d": img.data, "s": img.sha256, "b": len(img.data),
+         "w": img.width, "h": img.height, "r": json.dumps(revision or {}), "u": actor.id})
+
+
+async def _claim(clave: uuid.UUID, tipo: str, alumno_id: int, actor: Actor, digest: str,
+                 device_at: datetime | None) -> bool:
+    """Insert the key row; False when the key already exists (waits for a concurrent holder)."""
+    got = await db.fetch_val(
+        """INSERT INTO capturas (clave, tipo, alumno_id, usuario_id, payload_sha256, device_captured_at)
+           VALUES (:k, :t, :a, :u, :p, :d) ON CONFLICT (clave) DO NOTHING RETURNING clave""",
+        {"k": clave, "t": tipo, "a": alumno_id, "u": actor.id, "p": digest, "d": device_at})
+    return got is not None
+
+
+async def replay(clave: uuid.UUID, tipo: str, alumno_id: int, digest: str) -> dict | None:
+    """The stored answer for an already used key, or None; other content under it is refused."""
+    row = await db.fetch_one("SELECT tipo, alumno_id, payload_sha256, response FROM capturas WHERE clave = :k",
+                             {"k": clave})
+    if row is None:
+        return None
+    if row["tipo"] != tipo or row["alumno_id"] != alumno_id or row["payload_sha256"] != digest:
+        raise CaptureError("Esta clave de captura ya se usó con otro contenido; la captura no se guardó. "
+                           "Vuelva a tomar la captura.", 422)
+    resp = row["response"]
+    return {**(json.loads(resp) if isinstance(resp, str) else resp), "repetida": True}
+
+
+async def _finish(clave: uuid.UUID, foto_id: int | None, firma_id: int, response: dict) -> None:
+    """Store the ids and the answer with the key."""
+    await db.execute("UPDATE capturas SET foto_id = :f, firma_id = :s, response = CAST(:r AS jsonb) WHERE clave = :k",
+                     {"f": foto_id, "s": firma_id, "r": json.dumps(response, default=str), "k": clave})
+
+
+async def save_biometrics(alumno: dict, up: Upload, actor: Actor,
+                          thresholds: photo_checks.Thresholds | None = None) -> dict:
+    """Store photo + signature and move the student (capturar, or retomar from Retoma)."""
+    clave = parse_key(up.clave) or uuid.uuid4()
+    digest = payload_digest("biometricos", alumno["id"], up.foto, up.firma)
+    if (old := await replay(clave, "biometricos", alumno["id"], digest)) is not None:
+        return old
+    try:
+        prep = await asyncio.to_thread(prepare_biometrics, up.foto, up.firma, thresholds or photo_checks.Thresholds())
+    except images.ImageError as e:
+        raise CaptureError(str(e), 422) from None
+    revision = review(prep, up)
+    action = "retomar" if alumno["estatus"] == "retoma" else "capturar"
+    async with db.get_db().transaction():
+        if not await _claim(clave, "biometricos", alumno["id"], actor, digest, parse_device_time(up.capturado_en)):
+            return await replay(clave, "biometricos", alumno["id"], digest)  # a concurrent twin won
+        foto_id = await insert_image(alumno["id"], "foto", prep.foto, actor, revision)
+        firma_id = await insert_image(alumno["id"], "firma", prep.firma, actor)
+        now = datetime.now(timezone.utc)
+        moved = await _transition(alumno["id"], action, actor, up, comment=revision.get("confirmado", {}).get("motivo", ""),
+                                  changes={"foto_id": foto_id, "firma_id": firma_id, "fecha_biometricos": now})
+        response = {"ok": True, "clave": str(clave), "matricula": alumno["matricula"], "estatus": moved["a"],
+                    "de": moved["de"], "foto_id": foto_id, "firma_id": firma_id, "fecha": now.isoformat(),
+                    "advertencias": [f["message"] for f in revision["advertencias"]] + revision["firma_advertencias"]}
+        await _finish(clave, foto_id, firma_id, response)
+    return response
+
+
+async def save_delivery(alumno: dict, up: Upload, actor: Actor) -> dict:
+    """Store the delivery signature and move the student to Entregado."""
+    clave = parse_key(up.clave) or uuid.uuid4()
+    digest = payload_digest("entrega", alumno["id"], up.firma)
+    if (old := await replay(clave, "entrega", alumno["id"], digest)) is not None:
+        return old
+    try:
+        prep = await asyncio.to_thread(prepare_signature, up.firma)
+    except images.ImageError as e:
+        raise CaptureError(str(e), 422) from None
+    async with db.get_db().transaction():
+        if not await _claim(clave, "entrega", alumno["id"], actor, digest, parse_device_time(up.capturado_en)):
+            return await replay(clave, "entrega", alumno["id"], digest)
+        firma_id = await insert_image(alumno["id"], "firma_entrega", prep.firma, actor)
+        now = datetime.now(timezone.utc)
+        moved = await _transition(alumno["id"], "entregar", actor, up,
+                                  changes={"firma_entrega_id": firma_id, "fecha_entrega": now})
+        response = {"ok": True, "clave": str(clave), "matricula": alumno["matricula"], "estatus": moved["a"],
+                    "de": moved["de"], "firma_entrega_id": firma_id, "fecha": now.isoformat()}
+        await _finish(clave, None, firma_id, response)
+    return response
+
+
+async def _transition(alumno_id: int, action: str, actor: Actor, up: Upload, comment: str = "",
+                      changes: dict | None = None) -> dict:
+    """The status change; a refusal becomes a 409 CaptureError (the transaction rolls back)."""
+    try:
+        return await transition(alumno_id, action, actor, comment=comment, changes=changes, expected=up.expected or None)
+    except TransitionError as e:
+        raise CaptureError(str(e), 409) from None
+
+
+# ---- finding the student --------------------------------------------------------------------
+
+async def lookup(user, raw: str) -> dict:
+    """The student of a typed or scanned matrícula within the user's plantel (CaptureError otherwise)."""
+    from . import validation
+    from .auth import plantel_scope
+    from .queries import alumnos
+
+    check = validation.check_matricula(raw)
+    if check.level == "error":
+        raise CaptureError(check.message, 400)
+    alumno = await alumnos.by_matricula(check.value)
+    if alumno is None:
+        raise CaptureError(f"No existe un alumno con la matrícula {check.value}. Si es nuevo, impórtelo desde SAE.", 404)
+    scope = plantel_scope(user)
+    if scope is not None and alumno["plantel_id"] != scope:
+        raise CaptureError("El alumno pertenece a otro plantel; solo puede atender alumnos de su plantel.", 403)
+    return alumno
