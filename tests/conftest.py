@@ -33,6 +33,12 @@ TABLES_TO_CLEAN = ("eventos", "orden_items", "biometricos", "alumnos", "ordenes_
                    "sesiones", "recuperaciones", "intentos_acceso", "usuarios")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    for as long as the browser lives, which async tests cannot share."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))
+
+
 def with_database(url: str, name: str) -> str:
     """url pointing at another database name (works for socket URLs with ?host=)."""
     parts = urlsplit(url)
