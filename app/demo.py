@@ -5,6 +5,7 @@ rows through COPY. Photos and signatures are drawn placeholders (no real faces).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import random
@@ -57,17 +58,28 @@ COMMENTS = {"aplazar": "Fotografía con sombra lateral; repetir toma.",
 ORDER_OF = {"solicitado": 3, "imprimiendo": 2, "recibido": 1, "entregado": 1, "rechazado": 1, "retoma": 1}
 
 
-def make_curp(rng: random.Random, primer: str, segundo: str, nombre: str, born: date, sexo: str) -> str:
-    """A CURP consistent with the name and birth date, with a valid check digit."""
+_FOLD = str.maketrans("ÁÉÍÓÚÜÑ", "AEIOUUX")
+
+
+@functools.lru_cache(maxsize=None)
+def _curp_name_parts(primer: str, segundo: str, nombre: str) -> tuple[str, str]:
+    """The CURP's name letters: the first four and the three inner consonants (cached: names repeat)."""
     def letters(s: str) -> str:
-        return "".join(c for c in s.translate(str.maketrans("ÁÉÍÓÚÜÑ", "AEIOUUX")) if c.isalpha())
+        return "".join(c for c in s.translate(_FOLD) if c.isalpha())
     p, s, n = letters(primer), letters(segundo) or "X", letters(nombre.split()[0])
     vowel = next((c for c in p[1:] if c in "AEIOU"), "X")
     cons = lambda w: next((c for c in w[1:] if c not in "AEIOU"), "X")  # noqa: E731
+    head, inner = p[0] + vowel + s[0] + n[0], cons(p) + cons(s) + cons(n)
+    assert all(c in CURP_ALPHABET for c in head + inner), head + inner
+    return head, inner
+
+
+def make_curp(rng: random.Random, primer: str, segundo: str, nombre: str, born: date, sexo: str) -> str:
+    """A CURP consistent with the name and birth date, with a valid check digit."""
+    head, inner = _curp_name_parts(primer, segundo, nombre)
     century = rng.choice("0123456789") if born.year < 2000 else rng.choice("ABCDEFGH")
-    body = (p[0] + vowel + s[0] + n[0] + born.strftime("%y%m%d") + sexo + rng.choice(ESTADOS)
-            + cons(p) + cons(s) + cons(n) + century)
-    assert all(c in CURP_ALPHABET for c in body), body
+    body = (f"{head}{born.year % 100:02d}{born.month:02d}{born.day:02d}{sexo}{rng.choice(ESTADOS)}"
+            f"{inner}{century}")
     return body + str(curp_check_digit(body))
 
 
@@ -200,6 +212,11 @@ async def seed_demo(plan: Plan | None = None) -> dict:
     return {"alumnos": len(students)}
 
 
+def extra_plantel_name(i: int) -> str:
+    """Name of the i-th synthetic bench plantel (0-based)."""
+    return f"Plantel de prueba {i + 1:03d}"
+
+
 async def _extra_planteles(n: int) -> list[dict]:
     """Synthetic planteles for benchmarks (CCT 99DPT…)."""
     out = []
@@ -207,7 +224,7 @@ async def _extra_planteles(n: int) -> list[dict]:
         row = await db.fetch_one(
             """INSERT INTO planteles (numero, nombre, cct) VALUES (:n, :nombre, :cct)
                ON CONFLICT (cct) DO UPDATE SET numero = EXCLUDED.numero RETURNING id, numero, nombre""",
-            {"n": 100 + i, "nombre": f"Plantel de prueba {i + 1:03d}", "cct": f"99DPT{i:04d}Z"},
+            {"n": 100 + i, "nombre": extra_plantel_name(i), "cct": f"99DPT{i:04d}Z"},
         )
         row["dup"] = False
         out.append(row)
