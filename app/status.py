@@ -110,11 +110,12 @@ def check_actor(rule: Rule, actor: Actor) -> None:
 
 async def transition(alumno_id: int, action: str, actor: Actor, *, comment: str = "",
                      orden_id: int | None = None, changes: dict[str, Any] | None = None,
-                     expected: str | None = None) -> dict:
+                     expected: str | None = None, guard: dict[str, Any] | None = None) -> dict:
     """Apply action to the student; return {'de', 'a', 'evento_id'} or raise TransitionError.
 
-    `expected` is the status the user saw on screen: when someone else changed the student
-    in between, the action is refused instead of applied on top of their change.
+    `expected` is the status the user saw on screen and `guard` the values of other columns
+    they saw (e.g. the photo and signature ids a validator looked at): when someone else changed
+    the student in between, the action is refused instead of applied on top of their change.
     """
     rule = rule_for(action)
     check_actor(rule, actor)
@@ -124,8 +125,12 @@ async def transition(alumno_id: int, action: str, actor: Actor, *, comment: str 
     changes = dict(changes or {})
     bad = set(changes) - CHANGEABLE
     assert not bad, f"columns not changeable by a transition: {bad}"
+    guard = dict(guard or {})
+    assert not set(guard) - CHANGEABLE, f"columns not guardable: {set(guard) - CHANGEABLE}"
     sets = "".join(f", {col} = :c_{col}" for col in changes)
+    checks = "".join(f" AND a.{col} IS NOT DISTINCT FROM :g_{col}" for col in guard)
     values = {f"c_{k}": v for k, v in changes.items()}
+    values.update({f"g_{k}": v for k, v in guard.items()})
     sources = rule.sources & {expected} if expected else rule.sources
     values.update(id=alumno_id, target=rule.target, sources=sorted(sources),
                   plantel=actor.plantel_id if actor.rol == "plantel" else None)
@@ -135,18 +140,18 @@ async def transition(alumno_id: int, action: str, actor: Actor, *, comment: str 
                 UPDATE alumnos a SET estatus = CAST(:target AS estatus), fecha_estatus = now(){sets}
                 FROM old
                 WHERE a.id = old.id AND old.estatus = ANY(CAST(:sources AS estatus[]))
-                  AND (CAST(:plantel AS int) IS NULL OR a.plantel_id = CAST(:plantel AS int))
+                  AND (CAST(:plantel AS int) IS NULL OR a.plantel_id = CAST(:plantel AS int)){checks}
                 RETURNING old.estatus::text AS de""",
             values,
         )
         if row is None:
-            raise TransitionError(await _why_not(alumno_id, rule, actor, expected))
+            raise TransitionError(await _why_not(alumno_id, rule, actor, expected, bool(guard)))
         evento_id = await record_event(alumno_id, action, actor, de=row["de"], a=rule.target,
                                        comment=comment, orden_id=orden_id)
     return {"de": row["de"], "a": rule.target, "evento_id": evento_id}
 
 
-async def _why_not(alumno_id: int, rule: Rule, actor: Actor, expected: str | None) -> str:
+async def _why_not(alumno_id: int, rule: Rule, actor: Actor, expected: str | None, guarded: bool) -> str:
     """The Spanish reason a conditional update matched no row."""
     cur = await db.fetch_one("SELECT estatus::text AS estatus, plantel_id FROM alumnos WHERE id = :id",
                              {"id": alumno_id})
@@ -157,6 +162,9 @@ async def _why_not(alumno_id: int, rule: Rule, actor: Actor, expected: str | Non
     if expected and cur["estatus"] != expected and cur["estatus"] in rule.sources:
         return (f"Otra persona modificó al alumno mientras usted trabajaba (ahora está en estatus "
                 f"{LABEL[cur['estatus']]}). Revise sus datos antes de continuar.")
+    if guarded and cur["estatus"] in rule.sources:
+        return ("Otra persona modificó al alumno mientras usted lo revisaba (por ejemplo, se tomaron "
+                "nuevos biométricos). Revise de nuevo antes de continuar.")
     return _refusal(rule, cur["estatus"])
 
 

@@ -135,3 +135,15 @@ async def test_concurrent_attempts_one_wins(users, first, second):
     assert len(wins) == 1 and len(losses) == 1, results
     assert "No se puede" in str(losses[0]) or "Otra persona" in str(losses[0])
     assert await db.fetch_val("SELECT count(*) FROM eventos WHERE alumno_id = :id", {"id": s["id"]}) == 1
+
+
+async def test_guard_refuses_when_biometrics_changed(users):
+    """A validator who saw the old photo cannot validate after a new capture replaced it."""
+    s = await make_student("capturado")
+    seen = {"foto_id": s["foto_id"], "firma_id": s["firma_id"]}
+    who = actor(users["plantel"])
+    await transition(s["id"], "capturar", who, changes=await _required_changes("capturar", s["id"]))
+    with pytest.raises(TransitionError, match="Otra persona modificó"):
+        await transition(s["id"], "validar", who, expected="capturado", guard=seen,
+                         changes=await _required_changes("validar", s["id"]))
+    assert await db.fetch_val("SELECT estatus::text FROM alumnos WHERE id = :id", {"id": s["id"]}) == "capturado"
