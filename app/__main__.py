@@ -141,6 +141,28 @@ def cmd_load_sae(args, settings: Settings) -> None:
     sys.exit(asyncio.run(main()))
 
 
+def cmd_backup(args, settings: Settings) -> None:
+    """Dump the whole database (biometrics included) to a file."""
+    from .backup import BackupError, backup
+
+    try:
+        path = backup(database_url(settings.database_url), args.file)
+    except BackupError as e:
+        sys.exit(f"No se pudo respaldar: {e}")
+    print(f"Respaldo escrito en {path} ({path.stat().st_size // 1024} KB).")
+
+
+def cmd_restore(args, settings: Settings) -> None:
+    """Restore a dump into the configured (empty) database."""
+    from .backup import BackupError, restore
+
+    try:
+        restore(database_url(settings.database_url), args.file)
+    except BackupError as e:
+        sys.exit(f"No se pudo restaurar: {e}")
+    print("Respaldo restaurado.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     p = argparse.ArgumentParser(prog="python -m app", description="Sistema de Credencialización")
@@ -166,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     sae.add_argument("file")
     sae.add_argument("--reemplazar", action="store_true", help="borrar antes la copia local completa")
     sae.set_defaults(func=cmd_load_sae)
+    b = sub.add_parser("backup", help="respaldar la base de datos completa en un archivo")
+    b.add_argument("file")
+    b.set_defaults(func=cmd_backup)
+    r = sub.add_parser("restore", help="restaurar un respaldo en una base de datos vacía")
+    r.add_argument("file")
+    r.set_defaults(func=cmd_restore)
     return p
 
 

@@ -44,3 +44,22 @@ async def test_backup_and_restore_roundtrip(app, database_url, server_url, tmp_p
             await conn.close()
     finally:
         await drop_database(server_url, target)
+
+
+async def test_backup_command(app, database_url, tmp_path):
+    """`python -m app backup FILE` writes a dump; a bad target gives a Spanish error."""
+    import asyncio
+    import sys
+
+    async def run(*args):
+        """Run the command line against the test database."""
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", *args, env={
+            **os.environ, "DATABASE_URL": database_url}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        return proc.returncode, out.decode()
+
+    code, out = await run("backup", str(tmp_path / "r.dump"))
+    assert code == 0 and "Respaldo escrito" in out and (tmp_path / "r.dump").stat().st_size > 1000
+    code, out = await run("restore", str(tmp_path / "no-existe.dump"))
+    assert code != 0 and "No existe el respaldo" in out
