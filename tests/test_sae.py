@@ -106,6 +106,25 @@ async def test_load_xlsx_updates_and_replace_removes_the_rest(tmp_path):
     assert await db.fetch_val("SELECT count(*) FROM sae_alumnos") == 1
 
 
+async def test_xlsx_numbers_and_broken_workbook(tmp_path):
+    """Numeric XLSX cells (folio, semestre) load as text/ints; a corrupt workbook is refused."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADERS)
+    r = row("250019000")
+    r[2], r[12] = 308941, 3
+    ws.append(r)
+    ws.append([None] * len(HEADERS))  # blank rows are skipped
+    wb.save(tmp_path / "n.xlsx")
+    assert (await load_snapshot(tmp_path / "n.xlsx")).loaded == 1
+    rec = await FileSae().lookup(mat("250019000"))
+    assert (rec["folio"], rec["semestre"], rec["nombre"]) == ("308941", 3, "Luis")
+    broken = tmp_path / "roto.xlsx"
+    broken.write_bytes(b"PK not really a workbook")
+    with pytest.raises(RosterError, match="No se pudo leer el archivo XLSX"):
+        await load_snapshot(broken)
+
+
 async def test_unusable_file_changes_nothing(tmp_path):
     """Missing columns or no valid rows: the file is refused and the snapshot kept."""
     await put_sae(sae_row("250019000"))
