@@ -4,19 +4,22 @@ Contents: manifiesto.csv and manifiesto.xlsx (order, matrícula, every printed f
 flag and reason, and where each card is in the PDF), fotos/<matrícula>.jpg, firmas/<matrícula>.png
 and the print-ready CR80 PDF: one card face per page at card size (page 2n-1 front, 2n back,
 for duplex card printers), drawn by app/cards.py. Rows come from a server-side cursor in
-batches; each batch is written in a worker thread, so memory holds one batch plus one PDF
-part (at most PDF_PART cards; an order larger than that gets credenciales-002.pdf, …).
+batches; each batch is written in a worker thread, and the PDF is drawn in parts of at most
+PDF_PART cards (credenciales-001.pdf, -002.pdf, …) by worker processes, so memory holds one batch
+plus the parts in flight, whatever the order's size.
 """
 from __future__ import annotations
 
 import asyncio
 import csv
-import io
+import multiprocessing
 import os
 import tempfile
 import zipfile
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import AsyncIterator, Callable
 
+from reportlab import rl_config
 from reportlab.pdfgen.canvas import Canvas
 
 from . import cards, db
@@ -24,7 +27,7 @@ from .exports import XlsxSheet
 from .formatting import fecha
 
 BATCH = 100
-PDF_PART = 500
+PDF_PART = 250
 MANIFEST = (("Orden", "orden"), ("Matrícula", "matricula"), ("Prematrícula", "prematricula"),
             ("CURP", "curp"), ("Nombre", "nombre"), ("Primer apellido", "primer_apellido"),
             ("Segundo apellido", "segundo_apellido"), ("Plantel", "plantel"), ("CCT", "cct"),
@@ -61,7 +64,12 @@ def card_of(row: dict) -> cards.CardData:
 
 
 class PackageWriter:
-    """Writes one order's ZIP incrementally: add(batch) as rows arrive, close() at the end."""
+    """Writes one order's ZIP incrementally: add(batch) as rows arrive, close() at the end.
+
+    Images and manifests are written here; the PDF parts are drawn by worker processes (both
+    cores, and reportlab's pure-Python paths off the server's process), at most `pool_size()`
+    parts in flight, each written into the ZIP as soon as it is ready.
+    """
 
     def __init__(self, orden_id: int, verify_url: Callable[[int], str] | None = None) -> None:
         fd, self.path = tempfile.mkstemp(suffix=".zip")
@@ -74,63 +82,60 @@ class PackageWriter:
         self.csv.writerow([h for h, _ in MANIFEST])
         self.xlsx = XlsxSheet([h for h, _ in MANIFEST], "Manifiesto")
         self.count = 0
-        self.part: Canvas | None = None
-        self.part_path = ""
-        self.part_name = ""
+        self.part: list[cards.CardData] = []
+        self.inflight: list[tuple[str, Future]] = []
 
     def add(self, rows: list[dict]) -> None:
-        """Write a batch: images into the ZIP, manifest rows, and card pages."""
+        """Write a batch: images into the ZIP, manifest rows, and cards queued for the PDF."""
         for row in rows:
             self._add_one(dict(row))
 
     def _add_one(self, row: dict) -> None:
-        """One student: images, manifest row and the two card faces."""
+        """One student: images, manifest row and its card in the current PDF part."""
         m = row["matricula"]
         row["vigencia_texto"] = fecha(row["vigencia"], "")
         row["reimpresion_texto"] = "Sí" if row["reimpresion"] else "No"
         row["foto"], row["firma"] = f"fotos/{m}.jpg", f"firmas/{m}.png"
         row["verify_url"] = self.verify_url(row["id"]) if self.verify_url else None
-        if row["foto_jpeg"]:
-            self.zip.writestr(zipfile.ZipInfo(row["foto"], _now()), bytes(row["foto_jpeg"]), zipfile.ZIP_STORED)
-        if row["firma_png"]:
-            self.zip.writestr(zipfile.ZipInfo(row["firma"], _now()), bytes(row["firma_png"]), zipfile.ZIP_STORED)
         row["foto_jpeg"], row["firma_png"] = bytes(row["foto_jpeg"] or b""), bytes(row["firma_png"] or b"")
-        self._draw(row)
+        if row["foto_jpeg"]:
+            self.zip.writestr(zipfile.ZipInfo(row["foto"], _now()), row["foto_jpeg"], zipfile.ZIP_STORED)
+        if row["firma_png"]:
+            self.zip.writestr(zipfile.ZipInfo(row["firma"], _now()), row["firma_png"], zipfile.ZIP_STORED)
+        row["pdf"] = f"credenciales-{self.count // PDF_PART + 1:03d}.pdf"
+        row["pagina"] = 2 * (self.count % PDF_PART) + 1
+        self.part.append(card_of(row))
         values = [row[k] for _, k in MANIFEST]
         self.csv.writerow(["" if v is None else v for v in values])
         self.xlsx.write(values)
         self.count += 1
+        if len(self.part) == PDF_PART:
+            self._submit(row["pdf"])
 
-    def _draw(self, row: dict) -> None:
-        """Front and back pages of one card in the current PDF part."""
-        if self.part is None or self.count % PDF_PART == 0:
-            self._finish_part()
-            fd, self.part_path = tempfile.mkstemp(suffix=".pdf")
-            os.close(fd)
-            self.part_name = f"credenciales-{self.count // PDF_PART + 1:03d}.pdf"
-            self.part = Canvas(self.part_path, pagesize=cards.card_size(), pageCompression=1)
-            self.part.setTitle(f"Orden de impresión {self.orden_id}")
-            self.part.setAuthor("CONALEP Estado de México")
-        row["pdf"] = self.part_name
-        row["pagina"] = 2 * (self.count % PDF_PART) + 1
-        card = card_of(row)
-        cards.draw_front(self.part, 0, 0, card)
-        self.part.showPage()
-        cards.draw_back(self.part, 0, 0, card)
-        self.part.showPage()
+    def _submit(self, name: str) -> None:
+        """Send the current part to a worker process; wait for the oldest when the pool is busy."""
+        while len(self.inflight) >= pool_size():
+            self._collect_oldest()
+        fd, part_path = tempfile.mkstemp(suffix=".pdf")
+        os.close(fd)
+        self.inflight.append((name, _pool().submit(draw_part, part_path, self.orden_id, self.part)))
+        self.part = []
 
-    def _finish_part(self) -> None:
-        """Save the current PDF part into the ZIP and free it."""
-        if self.part is None:
-            return
-        self.part.save()
-        self.part = None
-        self.zip.write(self.part_path, self.part_name)
-        os.unlink(self.part_path)
+    def _collect_oldest(self) -> None:
+        """Wait for the oldest PDF part and store it in the ZIP."""
+        name, future = self.inflight.pop(0)
+        part_path = future.result()
+        try:
+            self.zip.write(part_path, name)
+        finally:
+            os.unlink(part_path)
 
     def close(self) -> str:
-        """Finish the PDF and manifests; return the ZIP's path."""
-        self._finish_part()
+        """Finish the PDF parts and manifests; return the ZIP's path."""
+        if self.part:
+            self._submit(f"credenciales-{(self.count - 1) // PDF_PART + 1:03d}.pdf")
+        while self.inflight:
+            self._collect_oldest()
         self.csv_buf.seek(0)
         info = zipfile.ZipInfo("manifiesto.csv", _now())
         info.compress_type = zipfile.ZIP_DEFLATED
@@ -147,14 +152,52 @@ class PackageWriter:
 
     def discard(self) -> None:
         """Remove every temporary file after a failure."""
+        for _name, future in self.inflight:
+            try:
+                os.unlink(future.result())
+            except Exception:  # noqa: BLE001 - cleaning up after another error
+                pass
         for closer in (self.zip.close, self.csv_buf.close):
             try:
                 closer()
             except Exception:  # noqa: BLE001 - cleaning up after another error
                 pass
-        for p in (self.path, self.part_path, self.xlsx.path):
+        for p in (self.path, self.xlsx.path):
             if p and os.path.exists(p):
                 os.unlink(p)
+
+
+# ---- PDF parts in worker processes ------------------------------------------------------
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def pool_size() -> int:
+    """How many PDF parts are drawn at once (one per core, at most 2 to bound memory)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _pool() -> ProcessPoolExecutor:
+    """The shared worker pool (spawned, so no database connection or thread is inherited)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(pool_size(), mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
+
+
+def draw_part(path: str, orden_id: int, part: list[cards.CardData]) -> str:
+    """(Worker) Draw cards as CR80 pages, front then back, into the PDF at path; return path."""
+    rl_config.useA85 = 0  # binary image streams: smaller, and no pure-Python ASCII85 pass
+    c = Canvas(path, pagesize=cards.card_size(), pageCompression=1)
+    c.setTitle(f"Orden de impresión {orden_id}")
+    c.setAuthor("CONALEP Estado de México")
+    for card in part:
+        cards.draw_front(c, 0, 0, card)
+        c.showPage()
+        cards.draw_back(c, 0, 0, card)
+        c.showPage()
+    c.save()
+    return path
 
 
 def _now() -> tuple:
