@@ -5,10 +5,11 @@ import asyncio
 import io
 import os
 import tempfile
+import zipfile
 from datetime import date, datetime
+from decimal import Decimal
 from typing import AsyncIterator, Sequence
 
-import xlsxwriter
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape, letter
 from reportlab.lib.styles import getSampleStyleSheet
@@ -33,38 +34,132 @@ STUDENT_COLUMNS: tuple[tuple[str, str], ...] = (
 CHUNK = 64 * 1024
 
 
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+# Cell styles (cellXfs): 0 plain, 1 date, 2 date and time, 3 bold header on green.
+_STYLES = (_XML + f'<styleSheet xmlns="{_MAIN}"><numFmts count="2"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/>'
+           '<numFmt numFmtId="165" formatCode="dd/mm/yyyy hh:mm"/></numFmts><fonts count="2"><font><sz val="11"/>'
+           '<name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="3">'
+           '<fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill><fill>'
+           '<patternFill patternType="solid"><fgColor rgb="FFDDEBDA"/><bgColor indexed="64"/></patternFill></fill>'
+           '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+           '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+           '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+           '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+           '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+           '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/></cellXfs>'
+           '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+# One translate() per string: escape &, <, > and drop the control characters XML forbids.
+_XML_TEXT = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;",
+             **{c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}}
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def _column(n: int) -> str:
+    """Excel column letters of a 0-based index (0 → A, 26 → AA)."""
+    name = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        name = chr(65 + r) + name
+    return name
+
+
+def _text(value: str) -> str:
+    """Text escaped for XML, without the control characters XML forbids."""
+    return value.translate(_XML_TEXT)
+
+
+def _static_parts(sheet: str) -> dict[str, str]:
+    """Every part of a one-sheet workbook except the sheet itself."""
+    return {
+        "[Content_Types].xml": _XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/></Types>',
+        "_rels/.rels": _XML + f'<Relationships xmlns="{_PKG_RELS}"><Relationship Id="rId1" '
+        f'Type="{_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": _XML + f'<workbook xmlns="{_MAIN}" xmlns:r="{_DOC_RELS}"><sheets>'
+        f'<sheet name="{_text(sheet[:31])}" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": _XML + f'<Relationships xmlns="{_PKG_RELS}">'
+        f'<Relationship Id="rId1" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_DOC_RELS}/styles" Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": _STYLES,
+    }
+
+
 class XlsxSheet:
-    """A streaming (constant_memory) one-sheet workbook written to a temporary file."""
+    """A one-sheet workbook written straight to a temporary file, row by row (constant memory).
+
+    The sheet's XML goes into the zip as rows arrive, with inline strings (text stays text: leading
+    zeros kept, nothing read as a formula) and real Excel dates; about 6× faster than xlsxwriter's
+    per-cell calls for the 10,000-student export (docs/benchmarks.md).
+    """
+
+    FLUSH_ROWS = 500
 
     def __init__(self, headers: Sequence[str], sheet: str = "Alumnos") -> None:
         fd, self.path = tempfile.mkstemp(suffix=".xlsx")
         os.close(fd)
-        self.book = xlsxwriter.Workbook(self.path, {"constant_memory": True, "strings_to_numbers": False,
-                                                    "strings_to_formulas": False, "strings_to_urls": False})
-        self.ws = self.book.add_worksheet(sheet)
-        self.bold = self.book.add_format({"bold": True, "bg_color": "#DDEBDA"})
-        self.date_fmt = self.book.add_format({"num_format": "dd/mm/yyyy"})
-        self.datetime_fmt = self.book.add_format({"num_format": "dd/mm/yyyy hh:mm"})
-        self.ws.write_row(0, 0, headers, self.bold)
-        self.ws.freeze_panes(1, 0)
-        self.row = 1
+        self.zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+        for name, part in _static_parts(sheet).items():
+            self.zip.writestr(name, part)
+        self.out = self.zip.open("xl/worksheets/sheet1.xml", "w")
+        self.out.write((_XML + f'<worksheet xmlns="{_MAIN}"><sheetViews><sheetView workbookViewId="0">'
+                        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                        "</sheetView></sheetViews><sheetData>").encode())
+        self.columns: list[str] = []
+        self.pending: list[str] = []
+        self.row = 0
+        self._append(headers, ' s="3"')
 
     def write(self, values: Sequence) -> None:
         """Append one row; dates and datetimes as Excel dates (Mexico City time)."""
-        for col, v in enumerate(values):
-            if isinstance(v, datetime):
-                self.ws.write_datetime(self.row, col, local_naive(v), self.datetime_fmt)
-            elif isinstance(v, date):
-                self.ws.write_datetime(self.row, col, datetime(v.year, v.month, v.day), self.date_fmt)
-            elif v is None:
-                continue
-            else:
-                self.ws.write(self.row, col, v)
+        self._append(values, "")
+
+    def _append(self, values: Sequence, style: str) -> None:
+        """Queue one row's XML (every cell with the given style attribute unless it is a date)."""
         self.row += 1
+        while len(self.columns) < len(values):
+            self.columns.append(_column(len(self.columns)))
+        cells = [self._cell(f"{col}{self.row}", v, style) for col, v in zip(self.columns, values) if v is not None]
+        self.pending.append(f'<row r="{self.row}">{"".join(cells)}</row>')
+        if len(self.pending) >= self.FLUSH_ROWS:
+            self._flush()
+
+    @staticmethod
+    def _cell(ref: str, v, style: str) -> str:
+        """One cell's XML."""
+        if type(v) is str or isinstance(v, str):
+            return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_text(v)}</t></is></c>'
+        if isinstance(v, bool):
+            return f'<c r="{ref}"{style} t="b"><v>{int(v)}</v></c>'
+        if isinstance(v, (int, float, Decimal)):
+            return f'<c r="{ref}"{style}><v>{v}</v></c>'
+        if isinstance(v, datetime):
+            serial = (local_naive(v) - _EXCEL_EPOCH).total_seconds() / 86400
+            return f'<c r="{ref}" s="2"><v>{serial:.8f}</v></c>'
+        if isinstance(v, date):
+            return f'<c r="{ref}" s="1"><v>{(v - _EXCEL_EPOCH.date()).days}</v></c>'
+        return XlsxSheet._cell(ref, str(v), style)
+
+    def _flush(self) -> None:
+        """Write the queued rows into the zip."""
+        if self.pending:
+            self.out.write("".join(self.pending).encode())
+            self.pending.clear()
 
     def close(self) -> str:
         """Finish the file and return its path."""
-        self.book.close()
+        self._flush()
+        self.out.write(b"</sheetData></worksheet>")
+        self.out.close()
+        self.zip.close()
         return self.path
 
 
