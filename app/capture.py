@@ -116,24 +116,38 @@ def review(prep: Prepared, up: Upload) -> dict:
 
 # ---- storing --------------------------------------------------------------------------------
 
-async def insert_image(alumno_id: int, tipo: str, img: images.Normalized, actor: Actor,
-                       revision: dict | None = None) -> int:
-    """A new biometricos row (all versions are kept); returns its id."""
-    return await db.fetch_val(
-        """INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto, revision, creado_por)
-           VALUES (:a, CAST(:t AS biometrico_tipo), :m, :d, :s, :b, :w, :h, CAST(:r AS jsonb), :u) RETURNING id""",
-        {"a": alumno_id, "t": tipo, "m": img.mime, "d": img.data, "s": img.sha256, "b": len(img.data),
-         "w": img.width, "h": img.height, "r": json.dumps(revision or {}), "u": actor.id})
+# Claim the key and store the images in ONE round trip (raw asyncpg: no per-query compile, the
+# ~80 KB photo is sent once). When the key exists, nothing is inserted and both ids are NULL.
+CLAIM_AND_STORE = """
+WITH k AS (
+  INSERT INTO capturas (clave, tipo, alumno_id, usuario_id, payload_sha256, device_captured_at)
+  VALUES ($1::uuid, $2::text, $3::bigint, $4::int, $5::text, $6::timestamptz) ON CONFLICT (clave) DO NOTHING RETURNING alumno_id),
+f AS (
+  INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto, revision, creado_por)
+  SELECT alumno_id, 'foto', $7::text, $8::bytea, $9::text, octet_length($8::bytea), $10::int, $11::int, $12::jsonb, $4
+  FROM k WHERE $8::bytea IS NOT NULL
+  RETURNING id),
+s AS (
+  INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto, creado_por)
+  SELECT alumno_id, $13::biometrico_tipo, 'image/png', $14::bytea, $15::text, octet_length($14::bytea), $16::int,
+         $17::int, $4 FROM k RETURNING id)
+SELECT (SELECT count(*) FROM k) AS claimed, (SELECT id FROM f) AS foto_id, (SELECT id FROM s) AS firma_id
+"""
 
 
-async def _claim(clave: uuid.UUID, tipo: str, alumno_id: int, actor: Actor, digest: str,
-                 device_at: datetime | None) -> bool:
-    """Insert the key row; False when the key already exists (waits for a concurrent holder)."""
-    got = await db.fetch_val(
-        """INSERT INTO capturas (clave, tipo, alumno_id, usuario_id, payload_sha256, device_captured_at)
-           VALUES (:k, :t, :a, :u, :p, :d) ON CONFLICT (clave) DO NOTHING RETURNING clave""",
-        {"k": clave, "t": tipo, "a": alumno_id, "u": actor.id, "p": digest, "d": device_at})
-    return got is not None
+async def claim_and_store(clave: uuid.UUID, tipo: str, alumno_id: int, actor: Actor, digest: str,
+                          device_at: datetime | None, foto: images.Normalized | None, firma: images.Normalized,
+                          revision: dict | None) -> tuple[int | None, int] | None:
+    """(foto_id, firma_id) of the stored images, or None when the key was already used.
+
+    Runs on the task's connection, so it belongs to the caller's transaction."""
+    async with db.raw_connection() as conn:
+        row = await conn.fetchrow(
+            CLAIM_AND_STORE, clave, tipo, alumno_id, actor.id, digest, device_at,
+            foto.mime if foto else None, foto.data if foto else None, foto.sha256 if foto else None,
+            foto.width if foto else None, foto.height if foto else None, json.dumps(revision or {}),
+            "firma" if tipo == "biometricos" else "firma_entrega", firma.data, firma.sha256, firma.width, firma.height)
+    return (row["foto_id"], row["firma_id"]) if row["claimed"] else None
 
 
 async def replay(clave: uuid.UUID, tipo: str, alumno_id: int, digest: str) -> dict | None:
@@ -169,10 +183,11 @@ async def save_biometrics(alumno: dict, up: Upload, actor: Actor,
     revision = review(prep, up)
     action = "retomar" if alumno["estatus"] == "retoma" else "capturar"
     async with db.get_db().transaction():
-        if not await _claim(clave, "biometricos", alumno["id"], actor, digest, parse_device_time(up.capturado_en)):
+        ids = await claim_and_store(clave, "biometricos", alumno["id"], actor, digest,
+                                    parse_device_time(up.capturado_en), prep.foto, prep.firma, revision)
+        if ids is None:
             return await replay(clave, "biometricos", alumno["id"], digest)  # a concurrent twin won
-        foto_id = await insert_image(alumno["id"], "foto", prep.foto, actor, revision)
-        firma_id = await insert_image(alumno["id"], "firma", prep.firma, actor)
+        foto_id, firma_id = ids
         now = datetime.now(timezone.utc)
         moved = await _transition(alumno["id"], action, actor, up, comment=revision.get("confirmado", {}).get("motivo", ""),
                                   changes={"foto_id": foto_id, "firma_id": firma_id, "fecha_biometricos": now})
@@ -194,9 +209,11 @@ async def save_delivery(alumno: dict, up: Upload, actor: Actor) -> dict:
     except images.ImageError as e:
         raise CaptureError(str(e), 422) from None
     async with db.get_db().transaction():
-        if not await _claim(clave, "entrega", alumno["id"], actor, digest, parse_device_time(up.capturado_en)):
+        ids = await claim_and_store(clave, "entrega", alumno["id"], actor, digest,
+                                    parse_device_time(up.capturado_en), None, prep.firma, None)
+        if ids is None:
             return await replay(clave, "entrega", alumno["id"], digest)
-        firma_id = await insert_image(alumno["id"], "firma_entrega", prep.firma, actor)
+        firma_id = ids[1]
         now = datetime.now(timezone.utc)
         moved = await _transition(alumno["id"], "entregar", actor, up,
                                   changes={"firma_entrega_id": firma_id, "fecha_entrega": now})

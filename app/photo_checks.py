@@ -22,7 +22,7 @@ cv2.setNumThreads(1)  # requests run in parallel threads; OpenCV's own pool woul
 class Thresholds:
     """Tunable limits of the checks (fractions of the image unless noted)."""
 
-    detect_width: int = 200            # detection runs on the photo scaled to this width (speed)
+    detect_width: int = 160            # detection runs on the photo scaled to this width (speed)
     min_face_frac: float = 0.20        # Haar minSize, of the width
     center_min: float = 0.42           # face centre, of the width (ISO 19794-5: 0.45–0.55)
     center_max: float = 0.58

@@ -221,6 +221,7 @@ async def test_bad_key_and_wrong_plantel(signed_in):
     r = await save(c, done["matricula"], clave=uid())
     assert r.status_code == 409 and "Validado" in (await r.get_json())["error"]
     assert await db.fetch_val("SELECT count(*) FROM biometricos WHERE alumno_id = :a", {"a": done["id"]}) == 2
+    assert await db.fetch_val("SELECT count(*) FROM capturas") == 0  # the claimed key rolled back with the refusal
 
 
 async def test_stale_screen_is_refused(signed_in):
