@@ -29,6 +29,7 @@ class Form:
     comentario: str = ""
     confirmar_afiliacion: bool = False
     expected: str = ""
+    seen: dict[str, int | None] = field(default_factory=dict)  # photo and signature ids on screen
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)
@@ -42,7 +43,8 @@ class Form:
                    vigencia=(form.get("vigencia") or "").strip(),
                    comentario=(form.get("comentario") or "").strip(),
                    confirmar_afiliacion=form.get("confirmar_afiliacion") == "1",
-                   expected=(form.get("expected") or "").strip())
+                   expected=(form.get("expected") or "").strip(),
+                   seen={k: _int(form.get(k)) for k in ("foto_id", "firma_id") if k in form})
 
     @classmethod
     def for_student(cls, alumno: dict, today: date | None = None) -> "Form":
@@ -50,7 +52,13 @@ class Form:
         vig = alumno.get("vigencia") or v.suggest_vigencia(alumno["semestre"], today)
         return cls(institucion_medica=alumno.get("institucion_medica") or "",
                    numero_afiliacion=alumno.get("numero_afiliacion") or "",
-                   vigencia=vig.isoformat(), comentario="", expected=alumno["estatus"])
+                   vigencia=vig.isoformat(), comentario="", expected=alumno["estatus"],
+                   seen={"foto_id": alumno["foto_id"], "firma_id": alumno["firma_id"]})
+
+
+def _int(raw) -> int | None:
+    """An id from a hidden field (None when empty or malformed)."""
+    return int(raw) if raw and str(raw).isdigit() else None
 
 
 def parse_vigencia(raw: str, today: date | None = None) -> tuple[date | None, str]:
@@ -117,13 +125,14 @@ def _check_afiliacion(form: Form, missing: list[str]) -> None:
 
 
 async def guardar(alumno_id: int, form: Form, actor: status.Actor) -> dict:
-    """Apply the evaluation as one transition (fields included); TransitionError when refused."""
+    """Apply the evaluation as one transition (fields included), only if the student still has the
+    status, photo and signature the user judged; TransitionError when refused."""
     changes = dict(form.changes)
     changes["comentario"] = form.comentario
     if form.evaluacion == "validado":
         changes.update(validado_por=actor.id, validado_en=datetime.now(timezone.utc))
     return await status.transition(alumno_id, EVALUACIONES[form.evaluacion], actor, comment=form.comentario,
-                                   changes=changes, expected=form.expected or None)
+                                   changes=changes, expected=form.expected or None, guard=form.seen)
 
 
 def revision_items(revision: Any) -> list[tuple[str, str, str]]:

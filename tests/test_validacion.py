@@ -7,7 +7,7 @@ from datetime import date
 from app import db, validacion as service
 from app.status import TransitionError
 
-from .conftest import actor, make_student, post, text_of
+from .conftest import actor, add_image, make_student, post, text_of
 
 IMSS = "Instituto Mexicano del Seguro Social (IMSS)"
 GOOD = {"institucion_medica": IMSS, "numero_afiliacion": "72795608040", "vigencia": "2029-08-01"}
@@ -153,6 +153,20 @@ async def test_stale_screen_and_concurrent_saves_have_one_winner(users):
     results = await asyncio.gather(*(service.guardar(a["id"], f, who) for f in forms), return_exceptions=True)
     assert sum(isinstance(r, TransitionError) for r in results) == 1
     assert sum(isinstance(r, dict) for r in results) == 1
+
+
+async def test_new_biometrics_while_reviewing_are_not_validated(signed_in, users):
+    """The photo is retaken while the validator looks at the old one: Guardar is refused."""
+    a = await make_student("capturado")
+    c = await signed_in("plantel")
+    html = await (await c.get(f"/validacion/alumno/{a['matricula']}")).get_data(as_text=True)
+    assert f'name="foto_id" value="{a["foto_id"]}"' in html
+    new_photo = await add_image(a["id"], "foto")
+    await db.execute("UPDATE alumnos SET foto_id = :f WHERE id = :a", {"f": new_photo, "a": a["id"]})
+    r = await post(c, f"/validacion/alumno/{a['matricula']}", {**GOOD, "evaluacion": "validado", "expected": "capturado",
+                                                               "foto_id": str(a["foto_id"]), "firma_id": str(a["firma_id"])})
+    assert r.status_code == 409 and "Otra persona modificó al alumno" in await r.get_data(as_text=True)
+    assert (await _row(a["id"]))["estatus"] == "capturado"
 
 
 def test_revision_items_accepts_any_shape():

@@ -91,6 +91,8 @@ async def guardar(matricula: str):
         await service.guardar(a["id"], form, g.user)
     except TransitionError as e:
         fresh = await alumnos.by_id(a["id"])
+        form.expected = fresh["estatus"]  # the page now shows the current record: judge that one
+        form.seen = {"foto_id": fresh["foto_id"], "firma_id": fresh["firma_id"]}
         return await _form_page(fresh, form, 409, str(e))
     grupo = (await request.form).get("grupo") or a["grupo"]
     nxt = await q.siguiente(g.user.plantel_id, a["grupo"], a["matricula"])
