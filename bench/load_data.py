@@ -101,7 +101,7 @@ async def load(url: str, students: int = STUDENTS, planteles: int = PLANTELES, b
         try:
             restore = await deferred_schema(conn, BULK_TABLES)
             t1 = time.perf_counter()
-            await seed_demo(plan)
+            seeded = await seed_demo(plan)
             t2 = time.perf_counter()
             await restore_schema(url, restore)
             t3 = time.perf_counter()
@@ -110,6 +110,7 @@ async def load(url: str, students: int = STUDENTS, planteles: int = PLANTELES, b
             await conn.close()
         t4 = time.perf_counter()
         counts = {t: await db.fetch_val(f"SELECT count(*) FROM {t}") for t in ("alumnos", "eventos", "planteles")}
+        counts["generated"], counts["plan"] = seeded["alumnos"], per
         counts["planteles_con_alumnos"] = await db.fetch_val("SELECT count(DISTINCT plantel_id) FROM alumnos")
         counts["big"] = await db.fetch_val(
             "SELECT count(*) FROM alumnos a JOIN planteles p ON p.id = a.plantel_id WHERE p.nombre = :n",
