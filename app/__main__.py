@@ -102,14 +102,14 @@ def cmd_create_user(args, settings: Settings) -> None:
     asyncio.run(main())
 
 
-def cmd_import_students(args, settings: Settings) -> None:
-    """Import or update a CSV/XLSX roster; print the outcome per row."""
-    from .roster import RosterError, import_roster
+def _file_command(settings: Settings, load) -> None:
+    """Run `await load()` on the database, print its report lines; exit 2 when the file is refused."""
+    from .roster import RosterError
 
     async def main() -> int:
         await _connected(settings)
         try:
-            result = await import_roster(args.file)
+            result = await load()
         except RosterError as e:
             print(f"Archivo rechazado, no se cambió nada: {e}")
             return 2
@@ -119,26 +119,20 @@ def cmd_import_students(args, settings: Settings) -> None:
             print(line)
         return 0
     sys.exit(asyncio.run(main()))
+
+
+def cmd_import_students(args, settings: Settings) -> None:
+    """Import or update a CSV/XLSX roster; print the outcome per row."""
+    from .roster import import_roster
+
+    _file_command(settings, lambda: import_roster(args.file))
 
 
 def cmd_load_sae(args, settings: Settings) -> None:
     """Load an SAE export (CSV/XLSX) into the SAE snapshot; print rows loaded and refused."""
-    from .roster import RosterError
     from .sae import load_snapshot
 
-    async def main() -> int:
-        await _connected(settings)
-        try:
-            result = await load_snapshot(args.file, replace=args.reemplazar)
-        except RosterError as e:
-            print(f"Archivo rechazado, no se cambió nada: {e}")
-            return 2
-        finally:
-            await db.get_db().disconnect()
-        for line in result.lines():
-            print(line)
-        return 0
-    sys.exit(asyncio.run(main()))
+    _file_command(settings, lambda: load_snapshot(args.file, replace=args.reemplazar))
 
 
 def cmd_backup(args, settings: Settings) -> None:

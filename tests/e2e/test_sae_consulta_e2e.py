@@ -81,8 +81,8 @@ def test_refusals_show_the_reason(page, live_server, matricula, reason):
 
 
 def test_consult_any_student_from_any_role(page, live_server):
-    """The printing company searches a name without accents, pages, and opens a Ciudad Azteca student read-only."""
-    sign_in(page, "empresa@conalepmex.edu.mx")
+    """Toluca's plantel user searches a name without accents, pages, and opens a Ciudad Azteca student read-only."""
+    sign_in(page, "toluca@conalepmex.edu.mx")
     page.get_by_role("link", name="Consultar alumno").click()
     page.get_by_label("Matrícula, CURP o nombre").fill("hernandez")
     page.get_by_role("button", name="Buscar").click()
