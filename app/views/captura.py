@@ -67,36 +67,46 @@ def error_answer(e: CaptureError):
     return jsonify(ok=False, error=str(e), **e.data), e.status
 
 
+async def search_page(template: str, refusal_of) -> str:
+    """A search-by-matrícula page: the student, the lookup error, and why the action is not allowed."""
+    raw = request.args.get("matricula")
+    alumno, error = await find(raw)
+    return await render(template, alumno=alumno, error=error, matricula=raw or "",
+                        refusal=refusal_of(alumno) if alumno else "",
+                        sigweb_url=current_app.config["SETTINGS"].sigweb_url)
+
+
 @bp.route("/captura")
 @roles("plantel")
 @full_page_only
 async def buscar():
     """Search by matrícula; show the student's data and the capture tools when allowed."""
-    raw = request.args.get("matricula")
-    alumno, error = await find(raw)
-    settings = current_app.config["SETTINGS"]
-    return await render("captura/buscar.html", "captura/_alumno.html", alumno=alumno, error=error,
-                        matricula=raw or "", refusal=capture_refusal(alumno) if alumno else "",
-                        sigweb_url=settings.sigweb_url)
+    return await search_page("captura/buscar.html", capture_refusal)
+
+
+async def answer_save(matricula: str, save, fields: tuple[str, ...], done_endpoint: str, page: str):
+    """Shared POST handling of a capture: look up, read the multipart, save; answer JSON or HTML."""
+    try:
+        alumno = await lookup(g.user, matricula)
+        result = await save(alumno, await read_upload(*fields))
+    except CaptureError as e:
+        if wants_json():
+            return error_answer(e)
+        return await render(page, alumno=None, error=str(e), matricula=matricula, refusal=""), e.status
+    done = url_for(done_endpoint, matricula=result["matricula"])
+    if wants_json():
+        return jsonify({**result, "siguiente": done})
+    return redirect(done, 303)
 
 
 @bp.route("/captura/<matricula>/guardar", methods=["POST"])
 @roles("plantel")
 async def guardar(matricula: str):
     """Store photo + signature (idempotent by `clave`); JSON for scripts, a redirect for forms."""
-    try:
-        alumno = await lookup(g.user, matricula)
-        up = await read_upload("foto", "firma")
-        result = await save_biometrics(alumno, up, g.user, Thresholds.from_env())
-    except CaptureError as e:
-        if wants_json():
-            return error_answer(e)
-        return await render("captura/buscar.html", alumno=None, error=str(e), matricula=matricula,
-                            refusal=""), e.status
-    if wants_json():
-        result["siguiente"] = url_for("captura.guardado", matricula=result["matricula"])
-        return jsonify(result)
-    return redirect(url_for("captura.guardado", matricula=result["matricula"]), 303)
+    async def save(alumno, up):
+        """The biometrics service with the configured photo thresholds."""
+        return await save_biometrics(alumno, up, g.user, Thresholds.from_env())
+    return await answer_save(matricula, save, ("foto", "firma"), "captura.guardado", "captura/buscar.html")
 
 
 @bp.route("/captura/<matricula>/guardado")

@@ -1,13 +1,13 @@
 """Entregar credencial (manual §12): the student's delivery signature moves Recibido → Entregado."""
 from __future__ import annotations
 
-from quart import Blueprint, current_app, g, jsonify, redirect, request, url_for
+from quart import Blueprint, g
 
 from ..auth import roles
-from ..capture import CaptureError, lookup, save_delivery
+from ..capture import save_delivery
 from ..status import LABEL
 from . import render
-from .captura import error_answer, find, full_page_only, read_upload, wants_json
+from .captura import answer_save, find, full_page_only, search_page
 
 bp = Blueprint("entrega", __name__)
 
@@ -27,28 +27,17 @@ def delivery_refusal(alumno: dict) -> str:
 @full_page_only
 async def buscar():
     """Search by matrícula; data, photo and the delivery signature when Recibido."""
-    raw = request.args.get("matricula")
-    alumno, error = await find(raw)
-    return await render("entrega/buscar.html", alumno=alumno, error=error, matricula=raw or "",
-                        refusal=delivery_refusal(alumno) if alumno else "",
-                        sigweb_url=current_app.config["SETTINGS"].sigweb_url)
+    return await search_page("entrega/buscar.html", delivery_refusal)
 
 
 @bp.route("/entrega/<matricula>/guardar", methods=["POST"])
 @roles("plantel")
 async def guardar(matricula: str):
     """Store the delivery signature (idempotent by `clave`) and mark Entregado."""
-    try:
-        alumno = await lookup(g.user, matricula)
-        result = await save_delivery(alumno, await read_upload("firma"), g.user)
-    except CaptureError as e:
-        if wants_json():
-            return error_answer(e)
-        return await render("entrega/buscar.html", alumno=None, error=str(e), matricula=matricula), e.status
-    if wants_json():
-        result["siguiente"] = url_for("entrega.guardado", matricula=result["matricula"])
-        return jsonify(result)
-    return redirect(url_for("entrega.guardado", matricula=result["matricula"]), 303)
+    async def save(alumno, up):
+        """The delivery service for the signed-in user."""
+        return await save_delivery(alumno, up, g.user)
+    return await answer_save(matricula, save, ("firma",), "entrega.guardado", "entrega/buscar.html")
 
 
 @bp.route("/entrega/<matricula>/guardado")

@@ -1,14 +1,14 @@
 """Imprimir temporal (manual §9): search by matrícula and "Generar credencial temporal" (PDF)."""
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Response, current_app, g
 
 from ..auth import roles
 from ..capture import CaptureError, lookup
 from ..credential import issue_temporary
 from ..exports import download_headers
 from . import render
-from .captura import find
+from .captura import search_page
 
 bp = Blueprint("temporal", __name__)
 
@@ -25,10 +25,7 @@ def missing_biometrics(alumno: dict) -> str:
 @roles("plantel")
 async def buscar():
     """"Reimprimir credencial": search, data, photo, signature and the generate button."""
-    raw = request.args.get("matricula")
-    alumno, error = await find(raw)
-    return await render("temporal/buscar.html", alumno=alumno, error=error, matricula=raw or "",
-                        refusal=missing_biometrics(alumno) if alumno else "")
+    return await search_page("temporal/buscar.html", missing_biometrics)
 
 
 @bp.route("/temporal/<matricula>/credencial.pdf", methods=["POST"])

@@ -22,13 +22,8 @@
     return m ? m.content : "";
   }
 
-  function uuid() {
-    if (global.crypto && global.crypto.randomUUID) return global.crypto.randomUUID();
-    const b = global.crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  // The idempotency key of a capture: the outbox's UUID maker (static/js/outbox.js, loaded by base.html).
+  const uuid = () => global.Outbox.uuid();
 
   // ---- photo ------------------------------------------------------------------------------------
   class PhotoWidget {

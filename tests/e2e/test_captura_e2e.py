@@ -16,7 +16,6 @@ import socket
 from datetime import date
 
 import pytest
-import zxingcpp
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
@@ -24,6 +23,7 @@ from app.validation import luhn_digit
 
 from ..conftest import SHARED
 from ..sigweb_sim import SigWebSim
+from ..test_temporal import barcodes
 from .conftest import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -138,22 +138,6 @@ def draw_signature(page, canvas) -> None:
     for i, (fx, fy) in enumerate([(0.2, 0.2), (0.35, 0.8), (0.5, 0.3), (0.65, 0.75), (0.85, 0.3)]):
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=8)
     page.mouse.up()
-
-
-def barcodes(pdf: bytes) -> dict[str, str]:
-    """Decode the barcode images embedded in a PDF."""
-    found = {}
-    for im in PdfReader(io.BytesIO(pdf)).pages[0].images:
-        img = im.image.convert("L")
-        if img.height == 1:
-            img = img.resize((img.width * 3, 60), Image.NEAREST)
-        elif img.width < 200:
-            img = img.resize((img.width * 6, img.height * 6), Image.NEAREST)
-        else:
-            continue
-        for r in zxingcpp.read_barcodes(img):
-            found[r.format.name] = r.text
-    return found
 
 
 def test_capture_with_camera_and_sigweb_then_temporary_pdf(page, live_server, sim, tmp_path):
