@@ -52,6 +52,9 @@ async def test_name_search_ignores_accents_and_case(signed_in, users):
     assert code == 200 and "ÁLVAREZ PEÑA JOSÉ" in text and "ALVARADO RUIZ ANA" in text
     code, text = await get_text(c, "/consulta?q=zzz")
     assert "No se encontró ningún alumno con «zzz»" in text
+    for odd in ("%00abc", "%25", "'%20OR%201=1--", "%F4%8F%BF%BF"):  # NUL, %, SQL, the last code point
+        code, _text = await get_text(c, f"/consulta?q={odd}")
+        assert code == 200, odd
 
 
 async def test_results_are_paged(signed_in, users):

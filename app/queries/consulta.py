@@ -44,7 +44,7 @@ def search_kind(query: str) -> tuple[str, str]:
 
 def _upper_bound(prefix: str) -> str:
     """The smallest string greater than every string starting with prefix (code-point order)."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
 
 
 @dataclass

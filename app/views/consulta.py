@@ -34,7 +34,7 @@ def _page_number(raw: str | None) -> int:
 @roles("*")
 async def buscar():
     """Search by matrícula, CURP or name; one match opens the student."""
-    q = request.args.get("q", "").strip()[:100]
+    q = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()[:100]
     if not q:
         return await render_template("consulta/buscar.html", q="", res=None)
     res = await consulta.search(q, _page_number(request.args.get("pagina")))
