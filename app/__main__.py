@@ -157,6 +157,22 @@ def cmd_restore(args, settings: Settings) -> None:
     print("Respaldo restaurado.")
 
 
+def cmd_create_api_token(args, settings: Settings) -> None:
+    """Issue a company-API bearer token for an empresa user and print it once."""
+    from .api_tokens import create_token
+
+    async def main() -> None:
+        await _connected(settings)
+        try:
+            token = await create_token(args.email, args.nombre or "")
+        except ValueError as e:
+            sys.exit(str(e))
+        finally:
+            await db.get_db().disconnect()
+        print(f"Token de la API para {args.email} (guárdelo: no se vuelve a mostrar):\n{token}")
+    asyncio.run(main())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     p = argparse.ArgumentParser(prog="python -m app", description="Sistema de Credencialización")
@@ -188,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("restore", help="restaurar un respaldo en una base de datos vacía")
     r.add_argument("file")
     r.set_defaults(func=cmd_restore)
+    t = sub.add_parser("create-api-token", help="emitir un token de la API para un usuario de la empresa")
+    t.add_argument("email")
+    t.add_argument("--nombre", help="etiqueta del token (p. ej. el sistema que lo usa)")
+    t.set_defaults(func=cmd_create_api_token)
     return p
 
 

@@ -127,3 +127,27 @@ async def test_openapi_documents_every_api_route(app, client):
                 routes.add((path, method.lower()))
     documented = {(p, m) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
     assert routes == documented
+
+
+async def test_create_api_token_command(client, users, database_url):
+    """`python -m app create-api-token EMAIL` prints a working token once; other roles are refused."""
+    import asyncio
+    import sys
+
+    from .conftest import ROOT
+
+    async def run(email: str):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app", "create-api-token", email, "--nombre", "ERP", cwd=ROOT,
+            env={**__import__("os").environ, "DATABASE_URL": database_url},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, _ = await run(users["empresa"]["email"])
+    token = out.strip().splitlines()[-1]
+    assert code == 0 and token.startswith("cred_") and "no se vuelve a mostrar" in out
+    assert (await client.get("/api/v1/ordenes", headers=_auth(token))).status_code == 200
+    assert await db.fetch_val("SELECT nombre FROM api_tokens") == "ERP"
+    code, _, err = await run(users["plantel"]["email"])
+    assert code != 0 and "Solo los usuarios de la empresa" in err
