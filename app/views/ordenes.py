@@ -92,18 +92,21 @@ async def crear():
                             esperados=res.esperados or ""))
 
 
+async def _detalle_page(orden: dict, pagina: int = 1, error: str = "", code: int = 200):
+    """One order: state, milestones, progress, its students (paged) and the allowed actions."""
+    rows = await q.items(orden["id"], limit=ITEMS_PAGE, offset=(pagina - 1) * ITEMS_PAGE)
+    return await render("ordenes/detalle.html", o=orden, items=rows, pagina=pagina,
+                        paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
+                        progreso=(await q.progreso([orden["id"]])).get(orden["id"], {}), estatus=ESTATUS,
+                        label=LABEL, estado_label=orders.ESTADO_LABEL, creada=request.args.get("creada", type=int),
+                        esperados=request.args.get("esperados", type=int), error=error), code
+
+
 @bp.route("/<int:orden_id>")
 @roles("estatal", "empresa", "admin")
 async def detalle(orden_id: int):
-    """One order: state, milestones, progress, its students (paged) and the allowed actions."""
-    orden = await _orden_or_404(orden_id)
-    pagina = max(1, request.args.get("pagina", 1, type=int) or 1)
-    rows = await q.items(orden_id, limit=ITEMS_PAGE, offset=(pagina - 1) * ITEMS_PAGE)
-    return await render("ordenes/detalle.html", o=orden, items=rows, pagina=pagina,
-                        paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
-                        progreso=(await q.progreso([orden_id])).get(orden_id, {}), estatus=ESTATUS, label=LABEL,
-                        estado_label=orders.ESTADO_LABEL, creada=request.args.get("creada", type=int),
-                        esperados=request.args.get("esperados", type=int), error="")
+    """The order page."""
+    return await _detalle_page(await _orden_or_404(orden_id), max(1, request.args.get("pagina", 1, type=int) or 1))
 
 
 @bp.route("/<int:orden_id>/estado", methods=["POST"])
@@ -114,17 +117,8 @@ async def marcar(orden_id: int):
     try:
         await orders.marcar(orden_id, (await request.form).get("estado", ""), g.user, await _scope())
     except TransitionError as e:
-        return await _detalle_error(orden_id, str(e))
+        return await _detalle_page(await _orden_or_404(orden_id), error=str(e), code=409)
     return redirect(url_for("ordenes.detalle", orden_id=orden_id))
-
-
-async def _detalle_error(orden_id: int, message: str):
-    """The order page with a refusal message (409)."""
-    orden = await _orden_or_404(orden_id)
-    return await render("ordenes/detalle.html", o=orden, items=await q.items(orden_id, limit=ITEMS_PAGE),
-                        pagina=1, paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
-                        progreso=(await q.progreso([orden_id])).get(orden_id, {}), estatus=ESTATUS, label=LABEL,
-                        estado_label=orders.ESTADO_LABEL, creada=None, esperados=None, error=message), 409
 
 
 @bp.route("/<int:orden_id>/paquete.zip")
