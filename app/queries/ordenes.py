@@ -41,8 +41,8 @@ async def candidatos() -> list[dict]:
            GROUP BY p.id, p.nombre ORDER BY p.nombre""")
 
 
-async def ordenes(empresa: int | None) -> list[dict]:
-    """Every order visible to the scope, newest first, with its student counts per status."""
+async def ordenes(empresa: int | None, orden_id: int | None = None) -> list[dict]:
+    """Every order visible to the scope (or just one), newest first, with its student counts."""
     return await db.fetch_all(
         f"""SELECT o.id, o.estado::text AS estado, o.creada_en, o.actualizada_en, o.en_impresion_en,
                    o.enviada_en, o.recibida_en, o.empresa_id, em.nombre AS empresa, u.email AS creada_por,
@@ -52,14 +52,14 @@ async def ordenes(empresa: int | None) -> list[dict]:
             FROM ordenes_impresion o JOIN usuarios u ON u.id = o.creada_por
             LEFT JOIN empresas em ON em.id = o.empresa_id
             LEFT JOIN orden_items i ON i.orden_id = o.id
-            WHERE {_visible()}
+            WHERE {_visible()} AND (CAST(:id AS int) IS NULL OR o.id = CAST(:id AS int))
             GROUP BY o.id, em.nombre, u.email ORDER BY o.id DESC""",
-        {"empresa": empresa})
+        {"empresa": empresa, "id": orden_id})
 
 
 async def orden(orden_id: int, empresa: int | None) -> dict | None:
     """One order visible to the scope, or None."""
-    rows = [r for r in await ordenes(empresa) if r["id"] == orden_id]
+    rows = await ordenes(empresa, orden_id)
     return rows[0] if rows else None
 
 
