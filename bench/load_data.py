@@ -21,8 +21,6 @@ from app.migrate import migrate
 from .common import BIG_PLANTEL, bench_url, connected, database_name, machine, with_database
 
 STUDENTS, PLANTELES, BIG = 500_000, 300, 10_000
-BULK_TABLES = ("alumnos", "eventos", "orden_items", "biometricos")
-TABLES = ("alumnos", "eventos", "orden_items", "biometricos", "grupos", "planteles", "usuarios")
 
 
 async def recreate_database(url: str) -> None:
@@ -50,21 +48,21 @@ def distribution(real: list[str], students: int, planteles: int, big: int) -> di
     return plan
 
 
-async def deferred_schema(conn, tables: tuple[str, ...]) -> list[str]:
-    """Drop the foreign keys and secondary indexes of tables; return the statements restoring them.
+async def deferred_schema(conn) -> list[str]:
+    """Drop every foreign key and non-unique index of the schema; return the statements restoring them.
 
     PostgreSQL's advice for bulk loads ("Populating a Database"): checking a foreign key per row
     and growing each index row by row is far slower than one validating join and one sorted build.
-    Primary keys, unique constraints and CHECKs stay, so bad rows still fail during the COPY.
+    Unique indexes (ON CONFLICT needs them), primary keys and CHECKs stay, so bad rows still fail.
+    Read from the catalog, so indexes added by later migrations are covered too.
     """
-    regs = [f"'{t}'::regclass" for t in tables]
     fks = await conn.fetch(
-        f"""SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS d FROM pg_constraint
-            WHERE contype = 'f' AND (conrelid IN ({', '.join(regs)}) OR confrelid IN ({', '.join(regs)}))""")
+        """SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS d FROM pg_constraint
+           WHERE contype = 'f' AND connamespace = 'public'::regnamespace""")
     idx = await conn.fetch(
-        f"""SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS d FROM pg_index i
-            WHERE indrelid IN ({', '.join(regs)}) AND NOT EXISTS (
-              SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))""")
+        """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS d
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisunique""")
     for fk in fks:
         await conn.execute(f'ALTER TABLE {fk["t"]} DROP CONSTRAINT "{fk["conname"]}"')
     for ix in idx:
@@ -99,13 +97,13 @@ async def load(url: str, students: int = STUDENTS, planteles: int = PLANTELES, b
                     extra_planteles=max(0, planteles - len(real)))
         conn = await asyncpg.connect(url)
         try:
-            restore = await deferred_schema(conn, BULK_TABLES)
+            restore = await deferred_schema(conn)
             t1 = time.perf_counter()
             seeded = await seed_demo(plan)
             t2 = time.perf_counter()
             await restore_schema(url, restore)
             t3 = time.perf_counter()
-            await conn.execute("VACUUM (ANALYZE) " + ", ".join(TABLES))
+            await conn.execute("VACUUM (ANALYZE)")
         finally:
             await conn.close()
         t4 = time.perf_counter()
