@@ -32,6 +32,8 @@ async def test_list_shows_only_pending_students_of_the_group(signed_in, users):
     for s in (val, other, toluca):
         assert s["matricula"] not in text
     assert "Validar alumno" in text and "Mostrar" in text and "102-ELIN18 (2 por validar)" in text
+    unknown = text_of(await (await c.get("/validacion?grupo=999-XXXX99")).get_data(as_text=True))
+    assert "El grupo 999-XXXX99 no existe en su plantel" in unknown
 
 
 async def test_list_pages_and_searches(signed_in, users):

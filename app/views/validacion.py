@@ -30,7 +30,7 @@ async def _list_context() -> dict:
         rows, total = await q.pendientes(g.user.plantel_id, args["grupo"], args["q"], args["n"],
                                          (args["pagina"] - 1) * args["n"])
     paginas = max(1, -(-total // args["n"]))
-    return {**args, "grupos": grupos, "rows": rows, "total": total, "paginas": paginas,
+    return {**args, "grupos": grupos, "grupo_existe": any(x["clave"] == args["grupo"] for x in grupos), "rows": rows, "total": total, "paginas": paginas,
             "page_sizes": q.PAGE_SIZES, "label": LABEL,
             "guardado": request.args.get("guardado", ""), "ev": request.args.get("ev", "")}
 
