@@ -13,6 +13,9 @@ from . import is_htmx, render
 
 bp = Blueprint("ordenes", __name__, url_prefix="/ordenes")
 ITEMS_PAGE = 100
+# the statuses a student of an order can be in (its progress columns), in report order
+ORDER_STATUSES = tuple(s for s in ESTATUS if s in {"solicitado", "rechazado", "retoma", "imprimiendo", "recibido",
+                                                  "entregado"})
 
 
 async def _scope() -> int | None:
@@ -203,7 +206,7 @@ async def seguimiento():
     """Seguimiento: each order's progress and the students waiting in each status per plantel."""
     rows = await q.ordenes(None)
     return await render("ordenes/seguimiento.html", ordenes=rows, progreso=await q.progreso([r["id"] for r in rows]),
-                        espera=await q.espera_por_plantel(), columnas=q.ESPERA, estatus=ESTATUS, label=LABEL,
+                        espera=await q.espera_por_plantel(), columnas=q.ESPERA, estatus=ORDER_STATUSES, label=LABEL,
                         estado_label=orders.ESTADO_LABEL)
 
 
