@@ -246,50 +246,54 @@ async def _load(conn, rng: random.Random, students: list[dict], users: dict, now
     bio_id = await conn.fetchval("SELECT nextval('biometricos_id_seq')")
     photos = [placeholder_photo(i) for i in range(8)]
     signatures = [placeholder_signature(i) for i in range(8)]
-    alumno_rows, item_rows = [], []
-    for idx, s in enumerate(students):
-        aid = first_id + idx
-        status = s["estatus"]
-        path = PATH[status]
-        t = _moment(now, idx)
-        foto = firma = entrega = None
-        if path:
-            if plan.images == "shared" and shared is not None:
-                foto, firma, entrega = shared
-            else:
-                foto, firma, entrega = bio_id, bio_id + 1, bio_id + 2
-                for off, (tipo, data, mime) in enumerate((("foto", photos[idx % 8], "image/jpeg"),
-                                                           ("firma", signatures[idx % 8], "image/png"),
-                                                           ("firma_entrega", signatures[(idx + 3) % 8], "image/png"))):
-                    size = (600, 800) if tipo == "foto" else Image.open(io.BytesIO(data)).size
-                    bio_rows.append((bio_id + off, aid, tipo, mime, data, hashlib.sha256(data).hexdigest(),
-                                     len(data), size[0], size[1], users.get("plantel"), t))
-                bio_id += 3
-                shared = shared or (foto, firma, entrega)
-        validated = "validar" in path
-        delivered = status == "entregado"
-        order = orders.get(ORDER_OF.get(status, 0))
-        alumno_rows.append((
-            aid, s["matricula"], s["prematricula"], s["curp"], s["folio"], s["nombre"], s["primer_apellido"],
-            s["segundo_apellido"], s["plantel_id"], s["grupo"], s["carrera_codigo"], s["semestre"], s["correo"],
-            "Instituto Mexicano del Seguro Social (IMSS)" if validated else None,
-            make_nss(rng) if validated else None, s["vigencia_sugerida"] if validated else None,
-            status, t if path else None, t + timedelta(days=len(path)), t + timedelta(days=6) if delivered else None,
-            COMMENTS.get(path[-1], "") if path else "", order, users.get("plantel") if validated else None,
-            t + timedelta(days=2) if validated else None, foto, firma, entrega if delivered else None,
-        ))
-        if order:
-            item_rows.append((order, aid, False, "", status in ("solicitado", "imprimiendo")))
+    item_rows: list[tuple] = []
+
+    def student_rows():
+        """The students' rows, generated while COPY sends them (images and order items on the side)."""
+        nonlocal bio_id, shared
+        for idx, s in enumerate(students):
+            aid = first_id + idx
+            status = s["estatus"]
+            path = PATH[status]
+            t = _moment(now, idx)
+            foto = firma = entrega = None
+            if path:
+                if plan.images == "shared" and shared is not None:
+                    foto, firma, entrega = shared
+                else:
+                    foto, firma, entrega = bio_id, bio_id + 1, bio_id + 2
+                    for off, (tipo, data, mime) in enumerate((("foto", photos[idx % 8], "image/jpeg"),
+                                                               ("firma", signatures[idx % 8], "image/png"),
+                                                               ("firma_entrega", signatures[(idx + 3) % 8], "image/png"))):
+                        size = (600, 800) if tipo == "foto" else Image.open(io.BytesIO(data)).size
+                        bio_rows.append((bio_id + off, aid, tipo, mime, data, hashlib.sha256(data).hexdigest(),
+                                         len(data), size[0], size[1], users.get("plantel"), t))
+                    bio_id += 3
+                    shared = shared or (foto, firma, entrega)
+            validated = "validar" in path
+            delivered = status == "entregado"
+            order = orders.get(ORDER_OF.get(status, 0))
+            yield (
+                aid, s["matricula"], s["prematricula"], s["curp"], s["folio"], s["nombre"], s["primer_apellido"],
+                s["segundo_apellido"], s["plantel_id"], s["grupo"], s["carrera_codigo"], s["semestre"], s["correo"],
+                "Instituto Mexicano del Seguro Social (IMSS)" if validated else None,
+                make_nss(rng) if validated else None, s["vigencia_sugerida"] if validated else None,
+                status, t if path else None, t + timedelta(days=len(path)), t + timedelta(days=6) if delivered else None,
+                COMMENTS.get(path[-1], "") if path else "", order, users.get("plantel") if validated else None,
+                t + timedelta(days=2) if validated else None, foto, firma, entrega if delivered else None,
+            )
+            if order:
+                item_rows.append((order, aid, False, "", status in ("solicitado", "imprimiendo")))
     await conn.execute("SET CONSTRAINTS ALL DEFERRED")  # students and their images point at each other
-    if bio_rows:
-        await conn.copy_records_to_table("biometricos", records=bio_rows, columns=[
-            "id", "alumno_id", "tipo", "mime", "datos", "sha256", "bytes", "ancho", "alto", "creado_por", "creado_en"])
-        await conn.execute("SELECT setval('biometricos_id_seq', $1)", bio_id)
-    await conn.copy_records_to_table("alumnos", records=alumno_rows, columns=[
+    await conn.copy_records_to_table("alumnos", records=student_rows(), columns=[
         "id", "matricula", "prematricula", "curp", "folio", "nombre", "primer_apellido", "segundo_apellido",
         "plantel_id", "grupo", "carrera_codigo", "semestre", "correo", "institucion_medica", "numero_afiliacion",
         "vigencia", "estatus", "fecha_biometricos", "fecha_estatus", "fecha_entrega", "comentario", "orden_id",
         "validado_por", "validado_en", "foto_id", "firma_id", "firma_entrega_id"])
+    if bio_rows:
+        await conn.copy_records_to_table("biometricos", records=bio_rows, columns=[
+            "id", "alumno_id", "tipo", "mime", "datos", "sha256", "bytes", "ancho", "alto", "creado_por", "creado_en"])
+        await conn.execute("SELECT setval('biometricos_id_seq', $1)", bio_id)
     await conn.copy_records_to_table("orden_items", records=item_rows,
                                      columns=["orden_id", "alumno_id", "reimpresion", "motivo", "abierto"])
     # The history is the largest table (≈3.7 rows per student): generated while COPY sends it, so
