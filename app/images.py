@@ -16,6 +16,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error, never a grey half-photo
 
 PHOTO_SIZE = (600, 800)
+CHECK_SIZE = (300, 400)          # the photo checks look at a half-size grey copy (decoded directly at that scale)
 PHOTO_QUALITY = 90
 MAX_BYTES = 6 * 1024 * 1024
 MAX_PIXELS = 24_000_000          # 6000×4000; anything larger is refused before decoding
@@ -39,7 +40,7 @@ class Normalized:
     width: int
     height: int
     sha256: str
-    image: Image.Image  # the decoded pixels (reused by the photo checks)
+    image: Image.Image  # photos: the CHECK_SIZE grey copy for the checks; signatures: the stored pixels
 
 
 def _open(data: bytes, what: str) -> Image.Image:
@@ -106,9 +107,45 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
+# JPEG markers that carry no metadata (JFIF header, tables, frame, scan, restart interval).
+CLEAN_MARKERS = frozenset({0xE0, 0xDB, 0xC4, 0xC0, 0xC1, 0xC2, 0xDD, 0xDA})
+
+
+def is_clean_jpeg(data: bytes) -> bool:
+    """True when the JPEG's header segments hold no metadata (no EXIF/XMP/ICC/comments), e.g. a
+    browser canvas export: such a file can be stored as sent."""
+    if data[:2] != b"\xff\xd8":
+        return False
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return False
+        marker = data[i + 1]
+        if marker not in CLEAN_MARKERS:
+            return False
+        if marker == 0xDA:  # start of scan: the header is over
+            return True
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return False
+
+
+def _check_copy(img: Image.Image) -> Image.Image:
+    """The half-size grey copy the photo checks use."""
+    return img.convert("L").resize(CHECK_SIZE, Image.Resampling.BOX)
+
+
 def normalize_photo(data: bytes) -> Normalized:
-    """600×800 JPEG of an uploaded photo (orientation applied, metadata stripped)."""
+    """600×800 JPEG of an uploaded photo (orientation applied, metadata stripped).
+
+    A metadata-free 600×800 baseline JPEG (what the capture page sends) is kept byte for byte
+    and decoded only at half size, in grey, for the checks; anything else is re-encoded."""
     img = _open(data, "fotografía")
+    if img.format == "JPEG" and img.size == PHOTO_SIZE and img.mode == "RGB" and is_clean_jpeg(data):
+        img.draft("L", CHECK_SIZE)  # DCT-domain scaling: the whole file is still decoded (truncation caught)
+        grey = _load(img, "fotografía").convert("L")
+        if grey.size != CHECK_SIZE:
+            grey = grey.resize(CHECK_SIZE, Image.Resampling.BOX)
+        return Normalized(data, "image/jpeg", *PHOTO_SIZE, _digest(data), grey)
     if img.format in ("JPEG", "MPO") and img.size[0] >= 2 * PHOTO_SIZE[0] and img.size[1] >= 2 * PHOTO_SIZE[1]:
         img.draft("RGB", (img.size[0] // 2, img.size[1] // 2))  # decode big camera JPEGs at half size: faster
     img = _load(img, "fotografía")
@@ -120,7 +157,7 @@ def normalize_photo(data: bytes) -> Normalized:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=PHOTO_QUALITY, optimize=False)  # no exif=, no icc: metadata dropped
     jpeg = out.getvalue()
-    return Normalized(jpeg, "image/jpeg", *PHOTO_SIZE, _digest(jpeg), img)
+    return Normalized(jpeg, "image/jpeg", *PHOTO_SIZE, _digest(jpeg), _check_copy(img))
 
 
 def ink_box(grey: Image.Image) -> tuple[int, int, int, int] | None:

@@ -8,6 +8,7 @@ and were calibrated on ../shared/data/photos: recalibrate them on real captures.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -22,7 +23,7 @@ cv2.setNumThreads(1)  # requests run in parallel threads; OpenCV's own pool woul
 class Thresholds:
     """Tunable limits of the checks (fractions of the image unless noted)."""
 
-    detect_width: int = 160            # detection runs on the photo scaled to this width (speed)
+    detect_width: int = 120            # detection runs on the photo scaled to this width (speed)
     min_face_frac: float = 0.20        # Haar minSize, of the width
     center_min: float = 0.42           # face centre, of the width (ISO 19794-5: 0.45–0.55)
     center_max: float = 0.58
@@ -90,16 +91,17 @@ class Report:
 
 
 EYE_ROI_WIDTH = 100
-_cascades: dict[str, cv2.CascadeClassifier] = {}
+_local = threading.local()  # CascadeClassifier is not thread-safe: one set per worker thread
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    """A Haar cascade shipped with opencv-python-headless, loaded once."""
-    if name not in _cascades:
+    """A Haar cascade shipped with opencv-python-headless, loaded once per thread."""
+    cache = _local.__dict__.setdefault("cascades", {})
+    if name not in cache:
         c = cv2.CascadeClassifier(cv2.data.haarcascades + name)
         assert not c.empty(), name
-        _cascades[name] = c
-    return _cascades[name]
+        cache[name] = c
+    return cache[name]
 
 
 def detect_faces(grey: np.ndarray, t: Thresholds) -> list[tuple[int, int, int, int]]:
@@ -174,12 +176,12 @@ def _sharpness(face: np.ndarray, t: Thresholds, m: dict, exposure_ok: bool) -> l
     return []
 
 
-def _background(rgb: np.ndarray, box, t: Thresholds, m: dict) -> list[Finding]:
-    """Plain, light background outside an enlarged head box."""
+def _background(grey: np.ndarray, box, t: Thresholds, m: dict) -> list[Finding]:
+    """Plain, light background outside an enlarged head box (lightness only)."""
     x, y, w, h = box
-    mask = np.ones(rgb.shape[:2], bool)
+    mask = np.ones(grey.shape[:2], bool)
     mask[max(0, y - h):, max(0, x - w // 3):x + w + w // 3] = False
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[mask]
+    grey = grey[mask]
     if grey.size == 0:
         return []
     m.update(fondo_luminancia=float(grey.mean()), fondo_variacion=float(grey.std()))
@@ -189,11 +191,10 @@ def _background(rgb: np.ndarray, box, t: Thresholds, m: dict) -> list[Finding]:
 
 
 def check_photo(img: Image.Image, t: Thresholds | None = None) -> Report:
-    """Run every check on a normalised photo."""
+    """Run every check on a photo (any size; the capture passes images.CHECK_SIZE grey)."""
     t = t or Thresholds()
     start, cpu = time.perf_counter(), time.thread_time()
-    rgb = np.asarray(img.convert("RGB"))
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = np.asarray(img if img.mode == "L" else img.convert("L"))
     report = Report()
     faces = detect_faces(grey, t)
     report.measures["rostros"] = len(faces)
@@ -212,7 +213,7 @@ def check_photo(img: Image.Image, t: Thresholds | None = None) -> Report:
         report.findings += exposure
         report.findings += _sharpness(face, t, report.measures, exposure_ok=not exposure)
         if t.background:
-            report.findings += _background(rgb, box, t, report.measures)
+            report.findings += _background(grey, box, t, report.measures)
     report.measures = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in report.measures.items()}
     report.ms = (time.perf_counter() - start) * 1000
     report.cpu_ms = (time.thread_time() - cpu) * 1000

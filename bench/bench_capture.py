@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
+import os
 import statistics
 import sys
 import time
@@ -96,7 +96,6 @@ async def load(clients: int, per_client: int, retry_every: int) -> dict:
     from app.pgembed import embedded_url
     from tests.conftest import create_database, drop_database
 
-    import os
     server = os.environ.get("BENCH_DATABASE_URL") or embedded_url()
     db_url = await create_database(server, "credcap")
     port = free_port()
@@ -108,10 +107,12 @@ async def load(clients: int, per_client: int, retry_every: int) -> dict:
         lat: list[float] = []
         errors: list[str] = []
         keys: list[str] = []
+        cpu0 = tree_cpu_seconds(proc.pid)
         start = time.perf_counter()
         await asyncio.gather(*(client_run(base, mats[i * per_client:(i + 1) * per_client], retry_every, lat, errors, keys)
                                for i in range(clients)))
         wall = time.perf_counter() - start
+        server_cpu = tree_cpu_seconds(proc.pid) - cpu0
         stored = await check_stored(db_url, keys, mats)
     finally:
         proc.terminate()
@@ -120,7 +121,24 @@ async def load(clients: int, per_client: int, retry_every: int) -> dict:
     lat.sort()
     return {"captures": len(mats), "requests": len(lat), "wall_s": wall, "saves_per_s": len(mats) / wall,
             "p50_ms": 1000 * statistics.median(lat), "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))],
-            "errors": errors, **stored}
+            "errors": errors, "server_cpu_ms_per_save": 1000 * server_cpu / len(mats), **stored}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of a process and its children (the hypercorn workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            pids += [int(c) for t in Path(f"/proc/{p}/task").iterdir()
+                     for c in (t / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def timed(fn, n: int) -> tuple[float, float]:
@@ -162,6 +180,9 @@ def stages(n: int = 50) -> dict[str, tuple[float, float]]:
 def report(fig: dict, st: dict, clients: int) -> str:
     """Markdown lines for docs/capture.md."""
     lines = [f"Measured on {machine()}.", "",
+             f"- **App-server CPU per save** (hypercorn workers, from /proc; PostgreSQL not included): "
+             f"{fig['server_cpu_ms_per_save']:.1f} ms → at most ≈ {2000 / fig['server_cpu_ms_per_save']:.0f} saves/s "
+             "on 2 idle cores before PostgreSQL's share.",
              f"- **Saves**: {fig['captures']} captures ({fig['requests']} requests incl. retries) by {clients} "
              f"concurrent clients in {fig['wall_s']:.1f} s → **{fig['saves_per_s']:.1f} saves/s**; "
              f"p50 {fig['p50_ms']:.0f} ms, p95 {fig['p95_ms']:.0f} ms; errors: **{len(fig['errors'])}**; "

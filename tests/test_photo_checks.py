@@ -84,3 +84,13 @@ def test_checks_are_fast(name):
     n = images.normalize_photo((PHOTOS / name).read_bytes())
     best = min(photo_checks.check_photo(n.image).cpu_ms for _ in range(5))
     assert best < 40, best
+
+
+def test_checks_agree_across_threads():
+    """Many checks at once in worker threads (as the server runs them) give the same answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = images.normalize_photo((PHOTOS / "rostro-ok-600x800.jpg").read_bytes())
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: photo_checks.check_photo(n.image).measures["rostros"], range(200)))
+    assert results == [1] * 200
