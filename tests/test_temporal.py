@@ -168,3 +168,12 @@ def test_card_api_and_barcodes_roundtrip():
     qr = qr.resize((qr.width * 6, qr.height * 6), Image.NEAREST)
     assert zxingcpp.read_barcodes(qr)[0].text == "https://example.org/verificar/x.y"
     assert CardData("1", "1", "A", "B", "", "P", "C", "X", "", "", "", "2026", b"", b"").nombre_completo == "B A"
+
+
+async def test_delivered_student_gets_no_temporary(signed_in):
+    """After delivery of the definitive credential no temporary one is issued."""
+    a = await make_student("entregado")
+    c = await signed_in("plantel")
+    text = text_of(await (await c.get(f"/temporal?matricula={a['matricula']}")).get_data(as_text=True))
+    assert "ya recibió su credencial definitiva" in text and "Generar credencial temporal" not in text
+    assert (await generate(c, a["matricula"])).status_code == 409

@@ -13,8 +13,10 @@ from .captura import search_page
 bp = Blueprint("temporal", __name__)
 
 
-def missing_biometrics(alumno: dict) -> str:
+def temporal_refusal(alumno: dict) -> str:
     """Why no temporary credential can be printed ('' when it can)."""
+    if alumno["estatus"] == "entregado":
+        return "El alumno ya recibió su credencial definitiva: no se emiten credenciales temporales."
     if alumno["foto_id"] and alumno["firma_id"]:
         return ""
     return ("El alumno no tiene fotografía y firma capturadas: tome sus biométricos en "
@@ -25,7 +27,7 @@ def missing_biometrics(alumno: dict) -> str:
 @roles("plantel")
 async def buscar():
     """"Reimprimir credencial": search, data, photo, signature and the generate button."""
-    return await search_page("temporal/buscar.html", missing_biometrics)
+    return await search_page("temporal/buscar.html", temporal_refusal)
 
 
 @bp.route("/temporal/<matricula>/credencial.pdf", methods=["POST"])
@@ -36,7 +38,7 @@ async def pdf(matricula: str):
         alumno = await lookup(g.user, matricula)
     except CaptureError as e:
         return await render("temporal/buscar.html", alumno=None, error=str(e), matricula=matricula), e.status
-    if refusal := missing_biometrics(alumno):
+    if refusal := temporal_refusal(alumno):
         return await render("temporal/buscar.html", alumno=alumno, error="", matricula=matricula,
                             refusal=refusal), 409
     issued = await issue_temporary(alumno["id"], g.user, current_app.config["SETTINGS"])

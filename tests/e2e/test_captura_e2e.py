@@ -242,6 +242,11 @@ def test_leaving_the_page_stops_camera_and_pad(page, live_server, sim):
     polls = len(sim.requests)
     page.wait_for_timeout(300)
     assert len(sim.requests) == polls  # no more polling
+    # coming back through the (boosted) menu loads the page fully, scripts included
+    page.get_by_role("navigation").get_by_role("link", name="Toma de biométricos").click()
+    page.wait_for_url("**/captura")
+    page.get_by_role("button", name="Buscar").wait_for()
+    assert page.evaluate("() => typeof Camera === 'object' && typeof SigWeb === 'object'")
 
 
 def test_prueba_de_equipo(page, live_server, sim):
