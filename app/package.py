@@ -53,6 +53,15 @@ def package_name(orden: dict) -> str:
     return f"orden-{orden['id']:05d}.zip"
 
 
+def csv_cell(value) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula (free text such as a rejection reason)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def card_of(row: dict) -> cards.CardData:
     """The printed fields of one manifest row."""
     return cards.CardData(
@@ -106,7 +115,7 @@ class PackageWriter:
         row["pagina"] = 2 * (self.count % PDF_PART) + 1
         self.part.append(card_of(row))
         values = [row[k] for _, k in MANIFEST]
-        self.csv.writerow(["" if v is None else v for v in values])
+        self.csv.writerow([csv_cell(v) for v in values])
         self.xlsx.write(values)
         self.count += 1
         if len(self.part) == PDF_PART:

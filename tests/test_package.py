@@ -100,3 +100,22 @@ async def test_package_refused_to_plantel_and_unknown_order(signed_in, users):
     oid, _ = await _order(users)
     assert (await (await signed_in("plantel")).get(f"/ordenes/{oid}/paquete.zip")).status_code == 403
     assert (await (await signed_in("estatal")).get("/ordenes/999/paquete.zip")).status_code == 404
+
+
+async def test_free_text_cannot_become_a_spreadsheet_formula(users):
+    """A rejection reason typed as a formula is written as text in the CSV and the XLSX."""
+    s = await make_student("rechazado")
+    await db.execute("INSERT INTO eventos (alumno_id, accion, de, a, comentario) VALUES "
+                     "(:a, 'rechazar', 'recibido', 'rechazado', '=HYPERLINK(\"http://x\")')", {"a": s["id"]})
+    res = await orders.crear(actor(users["estatal"]), [await plantel_id("Ciudad Azteca")], True)
+    path = await package.build_package(res.orden_id)
+    try:
+        z = zipfile.ZipFile(path)
+        row = next(csv.DictReader(io.StringIO(z.read("manifiesto.csv").decode("utf-8-sig"))))
+        assert row["Motivo"] == "'=HYPERLINK(\"http://x\")"
+        ws = openpyxl.load_workbook(io.BytesIO(z.read("manifiesto.xlsx"))).worksheets[0]
+        header = [c.value for c in ws[1]]
+        cell = ws.cell(row=2, column=header.index("Motivo") + 1)
+        assert cell.data_type == "s" and cell.value == "=HYPERLINK(\"http://x\")"
+    finally:
+        os.unlink(path)
