@@ -52,8 +52,8 @@ _STYLES = (_XML + f'<styleSheet xmlns="{_MAIN}"><numFmts count="2"><numFmt numFm
            '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
            '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/></cellXfs>'
            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
-# One translate() per string: escape &, <, > and drop the control characters XML forbids.
-_XML_TEXT = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;",
+# One translate() per string: escape &, <, >, " and drop the control characters XML forbids.
+_XML_TEXT = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;",
              **{c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}}
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 
