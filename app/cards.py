@@ -6,10 +6,10 @@ Stable API (used by app/credential.py and the print-order package):
     draw_front(canvas, x, y, card)     one card face, lower-left corner at (x, y) in points
     draw_back(canvas, x, y, card)
 
-Barcodes are encoded by reportlab.graphics.barcode (Code128 and QR) and placed as exact
-one-bit images, one pixel per module (nearest-neighbour scaling, no anti-aliasing): crisp in
-print, small in the file, and readable back from the PDF by tests (pypdf image extraction +
-zxing-cpp) without a PDF rasteriser.
+Barcodes are encoded by reportlab.graphics.barcode (Code128 and QR) and placed as one-bit
+images with whole pixels per module (no grey edges, so viewers that smooth scaled images still
+print crisp modules), small in the file, and readable back from the PDF by tests (pypdf image
+extraction + zxing-cpp) without a PDF rasteriser.
 """
 from __future__ import annotations
 
@@ -88,25 +88,27 @@ def code128_modules(value: str) -> list[bool]:
 
 
 @functools.lru_cache(maxsize=256)
-def code128_image(value: str, quiet: int = 10) -> Image.Image:
-    """Code128 of value as a 1-bit image one module wide per pixel (and one pixel tall)."""
+def code128_image(value: str, module_px: int = 3, height_px: int = 40, quiet: int = 10) -> Image.Image:
+    """Code128 of value as a 1-bit image, module_px pixels per module (whole pixels: no grey edges
+    however a viewer or printer scales it)."""
     mods = [False] * quiet + code128_modules(value) + [False] * quiet
-    img = Image.new("1", (len(mods), 1), 1)
-    img.putdata([0 if m else 1 for m in mods])
-    return img
+    row = Image.new("1", (len(mods), 1), 1)
+    row.putdata([0 if m else 1 for m in mods])
+    return row.resize((len(mods) * module_px, height_px), Image.Resampling.NEAREST)
 
 
 @functools.lru_cache(maxsize=256)
-def qr_image(text: str, quiet: int = 4) -> Image.Image:
-    """QR (error correction M) of text as a 1-bit image, one module per pixel, with a quiet zone."""
+def qr_image(text: str, module_px: int = 8, quiet: int = 4) -> Image.Image:
+    """QR (error correction M) of text as a 1-bit image, module_px pixels per module, quiet zone included."""
     qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
     qr.addData(text)
     qr.make()
     n = qr.getModuleCount()
-    img = Image.new("1", (n + 2 * quiet, n + 2 * quiet), 1)
+    side = n + 2 * quiet
+    img = Image.new("1", (side, side), 1)
     img.putdata([0 if (quiet <= r < n + quiet and quiet <= c < n + quiet and qr.isDark(r - quiet, c - quiet)) else 1
-                 for r in range(n + 2 * quiet) for c in range(n + 2 * quiet)])
-    return img
+                 for r in range(side) for c in range(side)])
+    return img.resize((side * module_px, side * module_px), Image.Resampling.NEAREST)
 
 
 def _reader(img: Image.Image) -> ImageReader:
@@ -229,7 +231,7 @@ def draw_back(c, x: float, y: float, card: CardData) -> None:
                               "En caso de extravío, repórtelo a su plantel.")):
         c.drawString(x + MARGIN, top - (14 + 2.4 * i) * mm, line)
     bar = code128_image(card.matricula)
-    bar_w, bar_h = min(CARD_W - 2 * MARGIN, bar.width * 0.75), 9 * mm
+    bar_w, bar_h = min(CARD_W - 2 * MARGIN, bar.width / 3 * 0.75), 9 * mm  # 0.75 pt (0.26 mm) per module
     bx = x + (CARD_W - bar_w) / 2
     c.drawImage(_reader(bar), bx, y + MARGIN + 3 * mm, bar_w, bar_h)
     c.setFillColor(black)

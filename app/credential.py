@@ -94,8 +94,8 @@ def temporary_pdf(card: CardData, issued: datetime) -> bytes:
     c.drawCentredString(page_w / 2, page_h - 25 * mm, "Credencial temporal")
     c.setFont("Helvetica", 8)
     c.drawCentredString(page_w / 2, page_h - 31 * mm,
-                        f"Emitida el {fecha_hora(issued)}. Imprima al 100 % (tamaño real), recorte por la línea y "
-                        "doble por el centro.")
+                        f"Emitida el {fecha_hora(issued)}. Imprima al 100 % (tamaño real), recorte por el contorno de "
+                        "ambas caras y doble entre ellas.")
     top = page_h - 40 * mm - h
     draw_front(c, x, top, card)
     draw_back(c, x, top - h - 6 * mm, card)
