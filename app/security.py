@@ -10,6 +10,7 @@ CSRF_COOKIE = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_MAX_AGE = 365 * 24 * 3600
 
 
 class CsrfError(Exception):
@@ -69,6 +70,7 @@ async def add_headers(response):
     if getattr(g, "user", None) is not None and "Cache-Control" not in h:
         h["Cache-Control"] = "no-store"  # pages of signed-in users hold personal data
     if "csrf" in g and request.cookies.get(CSRF_COOKIE) != g.csrf:
-        response.set_cookie(CSRF_COOKIE, g.csrf, httponly=True, samesite="Lax",
+        # persistent, so captures queued offline keep a valid token across browser restarts
+        response.set_cookie(CSRF_COOKIE, g.csrf, httponly=True, samesite="Lax", max_age=CSRF_MAX_AGE,
                             secure=current_app.config["SETTINGS"].secure_cookies)
     return response

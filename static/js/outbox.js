@@ -10,6 +10,7 @@
   const MAX_BACKOFF_MS = 5 * 60 * 1000;
   const KEEP_SENT_MS = 24 * 3600 * 1000;
   let dbPromise = null;
+  const inflight = new Set();  // ids this context is sending right now
 
   function openDb() {
     if (!dbPromise) {
@@ -95,6 +96,15 @@
     item.leaseUntil = Date.now() + LEASE_MS;
     item.attempts += 1;
     await put(item);
+    inflight.add(item.id);
+    try {
+      return await attempt(item, csrf);
+    } finally {
+      inflight.delete(item.id);
+    }
+  }
+
+  async function attempt(item, csrf) {
     let res;
     try {
       res = await global.fetch(item.url, {
@@ -153,12 +163,12 @@
     return sent;
   }
 
-  // One drain at a time across tabs and the service worker (Web Locks where available).
+  // One drain at a time across tabs and the service worker (Web Locks where available): a drain
+  // asked for while another runs waits for it, then sends whatever is still due.
   async function drain(opts) {
     opts = opts || {};
     if (global.navigator && global.navigator.locks) {
-      return global.navigator.locks.request("outbox-drain", { ifAvailable: true },
-        (lock) => (lock ? drainLocked(opts) : 0));
+      return global.navigator.locks.request("outbox-drain", () => drainLocked(opts));
     }
     return drainLocked(opts);
   }
@@ -166,6 +176,18 @@
   async function prune() {
     const old = Date.now() - KEEP_SENT_MS;
     for (const i of await all()) if (i.status === "sent" && i.sentAt < old) await remove(i.id);
+  }
+
+  // The page is going away mid-send: hand its items back at once instead of waiting for the
+  // lease (re-sending is safe: the server answers a known key with its original result).
+  async function releaseInflight() {
+    for (const id of Array.from(inflight)) {
+      const item = await get(id);
+      if (item && item.status === "sending") {
+        item.status = "pending"; item.leaseUntil = 0;
+        await put(item);
+      }
+    }
   }
 
   async function retry(id) {
@@ -204,6 +226,6 @@
     await db.delete("meta", "roster");
   }
 
-  global.Outbox = { add, all, get, remove, counts, drain, retry, reassign, uuid,
+  global.Outbox = { add, all, get, put, remove, counts, drain, retry, reassign, uuid, releaseInflight,
     saveRoster, rosterMeta, rosterLookup, clearRoster };
 })(self);

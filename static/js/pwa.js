@@ -7,7 +7,7 @@
   const isPlantel = body.dataset.rol === "plantel";
   const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const ROSTER_MAX_AGE_MS = 12 * 3600 * 1000;
-  const DRAIN_EVERY_MS = 60 * 1000;
+  const DRAIN_EVERY_MS = 15 * 1000;  // cheap: nothing is sent (not even a probe) when nothing waits
 
   // ---- service worker and "Nueva versión disponible" -------------------------------------
   function offerUpdate(worker) {
@@ -81,6 +81,8 @@
 
   async function drain(force) {
     if (!window.Outbox || !userId) return 0;
+    const waiting = await Outbox.counts();
+    if (waiting.pending + waiting.sending === 0) return 0;
     if (!(await refreshNet())) return 0;
     const sent = await Outbox.drain({ csrf: csrf(), force });
     await refreshBadge();
@@ -163,8 +165,9 @@
   async function start() {
     const reg = await registerWorker().catch(() => null);
     window.PWA.registration = reg;
-    window.addEventListener("online", () => drain(false));
+    window.addEventListener("online", () => { refreshNet(); drain(false); });
     window.addEventListener("offline", () => showNet(false));
+    window.addEventListener("pagehide", () => { if (window.Outbox) Outbox.releaseInflight(); });
     if (window.BroadcastChannel) new BroadcastChannel("outbox").onmessage = () => refreshBadge();
     wireLogout();
     if (!userId) {  // sign-in page: forget pages cached for the previous user
@@ -175,6 +178,7 @@
     }
     wirePrepare();
     await refreshBadge();
+    await refreshNet();
     await drain(false);
     setInterval(() => drain(false), DRAIN_EVERY_MS);
     refreshRoster(false).catch(() => null);

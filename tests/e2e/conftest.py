@@ -149,11 +149,13 @@ def page(browser, live_server):
     context.close()
 
 
-def sign_in(page, email: str, password: str = DEMO_PASSWORD) -> None:
-    """Sign in through the login form."""
+def sign_in(page, email: str, password: str = DEMO_PASSWORD, remember: bool = False) -> None:
+    """Sign in through the login form ("Mantener sesión iniciada" when remember)."""
     page.goto("/login")
     page.get_by_label("Usuario").fill(email)
     page.get_by_label("Contraseña").fill(password)
+    if remember:
+        page.get_by_label("Mantener sesión iniciada").check()
     page.get_by_role("button", name="Iniciar sesión").click()
     try:
         page.wait_for_url(lambda url: "/login" not in url)
