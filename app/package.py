@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
+import io
 import multiprocessing
 import os
 import tempfile
@@ -19,6 +21,7 @@ import zipfile
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import AsyncIterator, Callable
 
+from PIL import Image
 from reportlab import rl_config
 from reportlab.pdfgen.canvas import Canvas
 
@@ -28,6 +31,7 @@ from .formatting import fecha
 
 BATCH = 100
 PDF_PART = 250
+PRINT_PHOTO = (300, 400)
 MANIFEST = (("Orden", "orden"), ("Matrícula", "matricula"), ("Prematrícula", "prematricula"),
             ("CURP", "curp"), ("Nombre", "nombre"), ("Primer apellido", "primer_apellido"),
             ("Segundo apellido", "segundo_apellido"), ("Plantel", "plantel"), ("CCT", "cct"),
@@ -194,6 +198,26 @@ def _pool() -> ProcessPoolExecutor:
     return _POOL
 
 
+def print_photo(jpeg: bytes) -> bytes:
+    """The photo at print resolution for the PDF (≤ PRINT_PHOTO px, ~360 dpi in the card's 21 × 28 mm box).
+
+    JPEG DCT scaling makes this cheap, and it saves reportlab decoding the full photo to name it;
+    the ZIP's fotos/ keep the original. Anything unexpected keeps the original bytes.
+    """
+    try:
+        img = Image.open(io.BytesIO(jpeg))
+        if img.format != "JPEG" or (img.width <= PRINT_PHOTO[0] and img.height <= PRINT_PHOTO[1]):
+            return jpeg
+        img.draft("RGB", PRINT_PHOTO)
+        img = img.convert("RGB")
+        img.thumbnail(PRINT_PHOTO, Image.LANCZOS)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=90)
+        return out.getvalue()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return jpeg
+
+
 def draw_part(path: str, orden_id: int, part: list[cards.CardData]) -> str:
     """(Worker) Draw cards as CR80 pages, front then back, into the PDF at path; return path."""
     rl_config.useA85 = 0  # binary image streams: smaller, and no pure-Python ASCII85 pass
@@ -201,6 +225,7 @@ def draw_part(path: str, orden_id: int, part: list[cards.CardData]) -> str:
     c.setTitle(f"Orden de impresión {orden_id}")
     c.setAuthor("CONALEP Estado de México")
     for card in part:
+        card = dataclasses.replace(card, foto_jpeg=print_photo(card.foto_jpeg))
         cards.draw_front(c, 0, 0, card)
         c.showPage()
         cards.draw_back(c, 0, 0, card)

@@ -119,3 +119,19 @@ async def test_free_text_cannot_become_a_spreadsheet_formula(users):
         assert cell.data_type == "s" and cell.value == "=HYPERLINK(\"http://x\")"
     finally:
         os.unlink(path)
+
+
+def test_print_photo_is_print_resolution_and_keeps_small_or_odd_images():
+    """A 600×800 photo goes into the PDF at 300×400; small photos and non-JPEG bytes pass unchanged."""
+    from PIL import Image
+
+    from app.demo import placeholder_photo, placeholder_signature
+
+    big = placeholder_photo(1)
+    assert Image.open(io.BytesIO(big)).size == (600, 800)
+    assert Image.open(io.BytesIO(package.print_photo(big))).size == (300, 400)
+    small = io.BytesIO()
+    Image.new("RGB", (240, 320), "white").save(small, "JPEG")
+    assert package.print_photo(small.getvalue()) == small.getvalue()
+    png = placeholder_signature(1)
+    assert package.print_photo(png) == png and package.print_photo(b"not an image") == b"not an image"
