@@ -152,6 +152,11 @@ async def _recepcion(orden_id: int, code: int = 200, **extra):
     return await render("ordenes/recepcion.html", "ordenes/_recepcion.html", **ctx), code
 
 
+async def _refused(orden_id: int, e: TransitionError, **extra):
+    """The reception page with the refusal (htmx swaps only 2xx answers, so those get 200)."""
+    return await _recepcion(orden_id, 200 if is_htmx() else 409, error=str(e), **extra)
+
+
 @bp.route("/<int:orden_id>/recepcion")
 @roles("estatal")
 async def recepcion(orden_id: int):
@@ -168,7 +173,7 @@ async def escanear(orden_id: int):
     try:
         it = await orders.recibir_matricula(orden_id, m, g.user)
     except TransitionError as e:
-        return await _recepcion(orden_id, 200 if is_htmx() else 409, error=str(e), matricula=m)
+        return await _refused(orden_id, e, matricula=m)
     return await _recepcion(orden_id, ok=f"Recibida: {it['matricula']} — {it['primer_apellido']} "
                                          f"{it['segundo_apellido']} {it['nombre']}.")
 
@@ -181,7 +186,7 @@ async def recibir_todas(orden_id: int):
     try:
         n = await orders.recibir_todas(orden_id, g.user)
     except TransitionError as e:
-        return await _recepcion(orden_id, 409, error=str(e))
+        return await _refused(orden_id, e)
     return await _recepcion(orden_id, ok=f"Se recibieron {n} credenciales.")
 
 
@@ -194,7 +199,7 @@ async def rechazar(orden_id: int):
     try:
         it = await orders.rechazar_recepcion(orden_id, form.get("matricula", ""), form.get("comentario", ""), g.user)
     except TransitionError as e:
-        return await _recepcion(orden_id, 200 if is_htmx() else 409, error=str(e), matricula=form.get("matricula", ""))
+        return await _refused(orden_id, e, matricula=form.get("matricula", ""))
     return await _recepcion(orden_id, ok=f"Rechazada: {it['matricula']} ({form.get('comentario', '').strip()}).")
 
 
