@@ -85,6 +85,7 @@ class PackageWriter:
     """
 
     def __init__(self, orden_id: int, verify_url: Callable[[int], str] | None = None) -> None:
+        """Open the temporary ZIP, CSV and XLSX; verify_url(alumno_id) gives each card's QR link."""
         fd, self.path = tempfile.mkstemp(suffix=".zip")
         os.close(fd)
         self.orden_id = orden_id

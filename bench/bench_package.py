@@ -26,7 +26,7 @@ from datetime import date
 import asyncpg
 from PIL import Image, ImageDraw
 
-from app import db, orders
+from app import orders
 from app.config import ROOT
 from app.demo import placeholder_signature
 from app.status import Actor

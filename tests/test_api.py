@@ -137,6 +137,7 @@ async def test_create_api_token_command(client, users, database_url):
     from .conftest import ROOT
 
     async def run(email: str):
+        """Run the command for email; (exit code, stdout, stderr)."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app", "create-api-token", email, "--nombre", "ERP", cwd=ROOT,
             env={**__import__("os").environ, "DATABASE_URL": database_url},

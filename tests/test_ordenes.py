@@ -15,7 +15,7 @@ async def _status(aid: int) -> str:
     return await db.fetch_val("SELECT estatus::text FROM alumnos WHERE id = :id", {"id": aid})
 
 
-async def _order_with(users, *students, reimp=True) -> int:
+async def _order_with(users, reimp=True) -> int:
     """Create an order for Ciudad Azteca through the service."""
     res = await orders.crear(actor(users["estatal"]), [await plantel_id("Ciudad Azteca")], reimp)
     return res.orden_id

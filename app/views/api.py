@@ -33,6 +33,7 @@ def bearer(view):
     """Authenticate the request by its bearer token (401 otherwise); sets g.api_user and g.empresa."""
     @functools.wraps(view)
     async def wrapper(*args, **kwargs):
+        """Check the token, then run the view."""
         auth = request.headers.get("Authorization", "")
         found = await api_tokens.user_of(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
         if found is None:
