@@ -146,7 +146,28 @@ def revision_items(revision: Any) -> list[tuple[str, str, str]]:
         revision = {str(i + 1): item for i, item in enumerate(revision)}
     if not isinstance(revision, dict):
         return []
+    if "advertencias" in revision or "bloqueos" in revision:
+        return _capture_review(revision)
     return [_revision_row(k, val) for k, val in revision.items()]
+
+
+def _capture_review(rev: dict) -> list[tuple[str, str, str]]:
+    """The capture station's report (app.photo_checks): blocks, warnings, the operator's reason."""
+    rows = [("Bloqueo", "error", _msg(f)) for f in rev.get("bloqueos") or []]
+    rows += [("Advertencia", "warning", _msg(f)) for f in rev.get("advertencias") or []]
+    rows += [("Firma", "warning", _msg(f)) for f in rev.get("firma_advertencias") or []]
+    if isinstance(rev.get("confirmado"), dict) and rev["confirmado"].get("motivo"):
+        rows.append(("Aceptada por el operador", "info", str(rev["confirmado"]["motivo"])))
+    if not rows:
+        rows.append(("Revisión automática", "ok", "La fotografía pasó todas las revisiones."))
+    return rows
+
+
+def _msg(finding: Any) -> str:
+    """The text of one finding (a dict with message/mensaje, or a plain string)."""
+    if isinstance(finding, dict):
+        return str(finding.get("message") or finding.get("mensaje") or finding.get("code") or finding)
+    return str(finding)
 
 
 def _revision_row(name: str, value: Any) -> tuple[str, str, str]:

@@ -91,6 +91,8 @@ async def test_aplazado_requires_comment_and_then_saves_it(signed_in, users):
     assert r.status_code == 302
     row = await _row(a["id"])
     assert row["estatus"] == "aplazado" and row["comentario"] == "Foto borrosa"
+    again = text_of(await (await c.get(f"/validacion/alumno/{a['matricula']}")).get_data(as_text=True))
+    assert "Comentario anterior: Foto borrosa" in again and "Guardar" in again  # Aplazado can be re-evaluated
 
 
 async def test_nss_luhn_mismatch_asks_to_confirm(signed_in, users):
@@ -176,3 +178,10 @@ def test_revision_items_accepts_any_shape():
     rows = service.revision_items('{"rostro": {"ok": true, "mensaje": "Un rostro detectado"}, "nitidez": false}')
     assert ("rostro", "ok", "Un rostro detectado") in rows and ("nitidez", "warning", "Revisar") in rows
     assert service.revision_items("{}") == []
+    capture = {"version": 1, "ok": False, "bloqueos": [], "medidas": {"rostros": 1},
+               "advertencias": [{"code": "oscura", "message": "La foto está oscura.", "hard": False}],
+               "firma_advertencias": [], "confirmado": {"motivo": "Luz del aula"}}
+    assert service.revision_items(capture) == [("Advertencia", "warning", "La foto está oscura."),
+                                               ("Aceptada por el operador", "info", "Luz del aula")]
+    assert service.revision_items({"version": 1, "ok": True, "bloqueos": [], "advertencias": []}) == [
+        ("Revisión automática", "ok", "La fotografía pasó todas las revisiones.")]
