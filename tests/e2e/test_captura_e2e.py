@@ -263,3 +263,36 @@ def test_prueba_de_equipo(page, live_server, sim):
     page.get_by_role("button", name="Probar de nuevo").click()
     page.wait_for_function("() => document.querySelector('tr[data-prueba=\"pad\"]').dataset.estado === 'falla'")
     assert "No hay un PAD conectado" in row("pad").inner_text()
+
+
+@pytest.mark.parametrize("error, message", [
+    ("NotAllowedError", "Se negó el permiso para usar la cámara"),
+    ("NotFoundError", "No se encontró una cámara"),
+    ("NotReadableError", "La cámara está ocupada por otro programa"),
+])
+def test_camera_failures_are_explained(page, live_server, error, message):
+    """The browser's camera errors become Spanish instructions (getUserMedia made to fail as a real one would)."""
+    page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('x', '%s'));" % error)
+    a = new_student(live_server)
+    sign_in(page, CAZ)
+    search(page, "/captura", a["matricula"])
+    page.get_by_role("button", name="Obtener fotografía").click()
+    page.get_by_text(message).wait_for()
+    assert page.evaluate("() => Camera.liveTracks()") == 0
+
+
+def test_camera_choice_is_remembered(page, live_server):
+    """The camera used is stored on the device and reused next time."""
+    a = new_student(live_server)
+    sign_in(page, CAZ)
+    search(page, "/captura", a["matricula"])
+    page.get_by_role("button", name="Obtener fotografía").click()
+    page.get_by_text("Cámara lista").wait_for()
+    used = page.evaluate("() => localStorage.getItem('credencial.camara')")
+    assert used
+    page.reload()
+    page.get_by_role("button", name="Obtener fotografía").click()
+    page.get_by_text("Cámara lista").wait_for()
+    assert page.evaluate("() => document.querySelector('[data-cam-video]').srcObject.getVideoTracks()[0]"
+                         ".getSettings().deviceId") == used
