@@ -265,15 +265,20 @@ def test_prueba_de_equipo(page, live_server, sim):
     assert "No hay un PAD conectado" in row("pad").inner_text()
 
 
-@pytest.mark.parametrize("error, message", [
-    ("NotAllowedError", "Se negó el permiso para usar la cámara"),
-    ("NotFoundError", "No se encontró una cámara"),
-    ("NotReadableError", "La cámara está ocupada por otro programa"),
+def _failing(error: str) -> str:
+    """An init script making getUserMedia fail as the browser does."""
+    return "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('x', '%s'));" % error
+
+
+@pytest.mark.parametrize("script, message", [
+    (_failing("NotAllowedError"), "Se negó el permiso para usar la cámara"),
+    (_failing("NotFoundError"), "No se encontró una cámara"),
+    (_failing("NotReadableError"), "La cámara está ocupada por otro programa"),
+    ("Object.defineProperty(window, 'isSecureContext', {value: false});", "solo funciona en una página segura"),
 ])
-def test_camera_failures_are_explained(page, live_server, error, message):
-    """The browser's camera errors become Spanish instructions (getUserMedia made to fail as a real one would)."""
-    page.add_init_script(
-        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('x', '%s'));" % error)
+def test_camera_failures_are_explained(page, live_server, script, message):
+    """The browser's camera errors (and an insecure page) become Spanish instructions."""
+    page.add_init_script(script)
     a = new_student(live_server)
     sign_in(page, CAZ)
     search(page, "/captura", a["matricula"])
