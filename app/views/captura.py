@@ -67,13 +67,20 @@ def error_answer(e: CaptureError):
     return jsonify(ok=False, error=str(e), **e.data), e.status
 
 
-async def search_page(template: str, refusal_of) -> str:
+async def search_page(template: str, refusal_of, **extra) -> str:
     """A search-by-matrícula page: the student, the lookup error, and why the action is not allowed."""
     raw = request.args.get("matricula")
     alumno, error = await find(raw)
     return await render(template, alumno=alumno, error=error, matricula=raw or "",
                         refusal=refusal_of(alumno) if alumno else "",
-                        sigweb_url=current_app.config["SETTINGS"].sigweb_url)
+                        sigweb_url=current_app.config["SETTINGS"].sigweb_url, **extra)
+
+
+# The capture form for a student looked up offline: captura-offline.js fills the __FIELD__ tokens
+# from the roster stored on the device ("Preparar sin conexión").
+OFFLINE_PLACEHOLDER = {k: f"__{k.upper()}__" for k in (
+    "matricula", "prematricula", "curp", "folio", "nombre", "primer_apellido", "segundo_apellido", "plantel",
+    "grupo", "carrera", "correo", "institucion_medica", "numero_afiliacion", "estatus")}
 
 
 @bp.route("/captura")
@@ -81,7 +88,7 @@ async def search_page(template: str, refusal_of) -> str:
 @full_page_only
 async def buscar():
     """Search by matrícula; show the student's data and the capture tools when allowed."""
-    return await search_page("captura/buscar.html", capture_refusal)
+    return await search_page("captura/buscar.html", capture_refusal, offline_placeholder=OFFLINE_PLACEHOLDER)
 
 
 async def answer_save(matricula: str, save, fields: tuple[str, ...], done_endpoint: str, page: str):

@@ -24,7 +24,7 @@ def shell() -> tuple[str, list[str]]:
     """(version, URLs) of the app shell; the version changes whenever a shell file changes."""
     files = sorted(p for p in STATIC.rglob("*") if p.is_file() and not p.name.startswith("LICENSE"))
     digest = hashlib.sha256()
-    urls = ["/offline"]
+    urls = ["/offline", "/manifest.webmanifest"]
     for path in files:
         rel = path.relative_to(STATIC).as_posix()
         if rel in SHELL_EXCLUDE:

@@ -229,6 +229,11 @@
 
     // A new capture (photo or signature changed) gets a new key; retries of the same keep it.
     changed() {
+      // A capture the server refused and the operator is now correcting on screen is superseded.
+      if (this.key && global.Outbox) {
+        const old = this.key;
+        global.Outbox.get(old).then((i) => i && i.status === "needs_attention" && global.Outbox.remove(old));
+      }
       this.key = null;
       this.capturedAt = new Date().toISOString();
       const foto = this.parts.foto ? this.parts.foto.blob : true;
@@ -265,21 +270,67 @@
       const label = this.button.textContent;
       this.button.textContent = "Guardando…";
       try {
-        const res = await fetch(this.form.action, { method: "POST", body: this.body(), credentials: "same-origin",
-          headers: { Accept: "application/json", "X-CSRF-Token": csrf() } });
-        const data = await res.json().catch(() => ({ error: `Error ${res.status} del servidor.` }));
-        if (res.ok) {
-          cleanupAll();
-          global.location.assign(data.siguiente);
-          return;
-        }
-        this.refused(data);
+        if (this.parts.foto && global.PWA && global.Outbox) await this.saveThroughOutbox();
+        else await this.saveDirect();
       } catch (e) {
         this.error.textContent = "Sin conexión con el servidor: la captura no se guardó. Vuelva a elegir «Guardar».";
       } finally {
         this.button.textContent = label;
         this.button.disabled = false;
       }
+    }
+
+    async saveDirect() {
+      const res = await fetch(this.form.action, { method: "POST", body: this.body(), credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRF-Token": csrf() } });
+      const data = await res.json().catch(() => ({ error: `Error ${res.status} del servidor.` }));
+      if (res.ok) this.done(data);
+      else this.refused(data);
+    }
+
+    fields() {
+      const f = { estatus: this.form.elements.estatus.value };
+      const confirm = this.form.elements.confirmar;
+      if (confirm && confirm.checked) Object.assign(f, { confirmar: "1", motivo: this.form.elements.motivo.value });
+      return f;
+    }
+
+    // Toma de biométricos: the capture is written to this device's outbox FIRST, then sent (issue 6).
+    async saveThroughOutbox() {
+      let item = await global.Outbox.get(this.key);
+      if (item && item.status !== "sent") {      // a retry of the same capture (e.g. after confirming)
+        Object.assign(item, { fields: this.fields(), status: "pending", nextAttemptAt: 0, leaseUntil: 0 });
+        await global.Outbox.put(item);
+        await global.PWA.drain(true);
+        item = await global.Outbox.get(this.key);
+      } else if (!item) {
+        const matricula = this.form.dataset.matricula;
+        item = await global.PWA.enqueue({
+          id: this.key, capturedAt: this.capturedAt, url: this.form.action,
+          urlTemplate: this.form.dataset.urlTemplate, matricula, label: this.form.dataset.label || matricula,
+          fields: this.fields(),
+          files: {
+            foto: { bytes: await this.parts.foto.blob.arrayBuffer(), type: "image/jpeg", filename: "foto.jpg" },
+            firma: { bytes: await this.parts.firma.blob.arrayBuffer(), type: "image/png", filename: "firma.png" },
+          },
+        });
+      }
+      if (item.status === "sent") this.done(item.response || {});
+      else if (item.status === "needs_attention") this.refused(item.response || { error: item.lastError });
+      else this.savedOnDevice();
+    }
+
+    done(data) {
+      cleanupAll();
+      global.location.assign(data.siguiente || this.form.dataset.guardadoUrl);
+    }
+
+    savedOnDevice() {
+      cleanupAll();
+      const box = $(this.form, "[data-guardado-local]");
+      show(box, true);
+      this.button.classList.add("hidden");
+      box.querySelector("a").focus();
     }
 
     refused(data) {
@@ -375,5 +426,5 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
-  global.CapturePage = { cleanupAll };
+  global.CapturePage = { cleanupAll, init };
 })(window);

@@ -129,6 +129,7 @@
     if (res.status === 409 || res.status === 422) {
       item.status = "needs_attention";
       item.lastError = await errorText(res);
+      item.response = await res.clone().json().catch(() => null);
       await put(item);
       return item;
     }

@@ -268,3 +268,39 @@ def test_new_worker_while_items_pending_loses_nothing(capture_page, live_server)
     assert [i["id"] for i in outbox(page) if i["id"] == key] == [key]
     drain(page)
     assert captures_of(live_server, m) == 1
+
+
+def test_capture_page_offline_end_to_end(capture_page, live_server):
+    """Roster stored, connection lost: look the student up, take photo and signature, Guardar →
+    "Guardado en este equipo — pendiente de enviar"; back online the server stores it once."""
+    from .test_captura_e2e import draw_signature, set_range
+
+    page, m = capture_page, new_student(live_server)
+    page.goto("/captura")  # the capture page, kept for offline use
+    page.goto("/pendientes")
+    page.get_by_role("button", name="Preparar sin conexión").click()
+    page.wait_for_function("() => document.getElementById('roster-age').textContent.includes('guardado')")
+    page.context.set_offline(True)
+    page.goto(f"/captura?matricula={m.replace('-', chr(39))}")  # the barcode scanner's form
+    page.get_by_role("heading", name="Datos del alumno").wait_for()
+    assert "sin conexión" in page.locator("#estatus").inner_text()
+    page.get_by_role("button", name="Obtener fotografía").click()
+    page.get_by_text("Cámara lista").wait_for()
+    page.get_by_role("button", name="Tomar foto").click()
+    set_range(page, "[data-cam-zoom]", 1.8)
+    set_range(page, "[data-cam-pany]", -1)
+    page.get_by_role("button", name="Capturar foto").click()
+    page.get_by_role("button", name="Firmar en pantalla").click()
+    draw_signature(page, page.locator("[data-firma-canvas]"))
+    page.get_by_role("button", name="Capturar firma").click()
+    page.get_by_text("Firma capturada").wait_for()
+    page.get_by_role("button", name="Guardar").click()
+    page.get_by_text("Guardado en este equipo — pendiente de enviar").wait_for()
+    assert page.locator("#pending-count").inner_text() == "1"
+    assert captures_of(live_server, m) == 0
+    page.context.set_offline(False)
+    assert wait_captured(live_server, m) == 1
+    assert status_of(live_server, m) == "capturado"
+    device = live_server.query("SELECT device_captured_at FROM capturas c JOIN alumnos a ON a.id = c.alumno_id "
+                               "WHERE a.matricula = $1", m)[0]["device_captured_at"]
+    assert device is not None  # the device's capture time is kept beside the server's
