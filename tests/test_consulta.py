@@ -45,7 +45,7 @@ async def test_name_search_ignores_accents_and_case(signed_in, users):
     """'alvarez pena jose' finds ÁLVAREZ PEÑA JOSÉ; other names don't match."""
     s = await make_student("capturado", primer_apellido="ÁLVAREZ", segundo_apellido="PEÑA", nombre="JOSÉ")
     await make_student("enrolado", primer_apellido="ALVARADO", segundo_apellido="RUIZ", nombre="ANA")
-    c = await signed_in("empresa")
+    c = await signed_in("estatal")
     r = await c.get("/consulta", query_string={"q": "alvarez pena jose"})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/consulta/{s['id']}")
     code, text = await get_text(c, "/consulta?q=Alva")
@@ -129,7 +129,7 @@ async def test_history_and_older_photos(signed_in, users):
     old_foto = s["foto_id"]
     new_foto = await add_image(s["id"], "foto")
     await db.execute("UPDATE alumnos SET foto_id = :f WHERE id = :id", {"f": new_foto, "id": s["id"]})
-    c = await signed_in("empresa")
+    c = await signed_in("admin")
     html = await (await c.get(f"/consulta/{s['id']}")).get_data(as_text=True)
     text = text_of(html)
     assert re.search(r"\d{1,2} de \w+ de \d{4}, \d{1,2}:\d\d Aplazado cdazteca@conalepmex.edu.mx Capturado Aplazado "
@@ -138,17 +138,18 @@ async def test_history_and_older_photos(signed_in, users):
     assert "Versiones anteriores" in text
 
 
-async def test_every_role_may_look_but_must_sign_in(app, signed_in, users):
-    """Every role may open Consultar alumno (plantel, estatal and admin have it in the menu); anonymous users
-    go to the login page."""
+async def test_who_may_look_and_sign_in_required(app, signed_in, users):
+    """Plantel (any plantel's student), estatal and admin open Consultar alumno from the menu; the printing
+    company is refused (it sees students only through print orders); anonymous users go to the login page."""
     s = await make_student("enrolado")
-    for who in ("plantel", "plantel_b", "estatal", "empresa", "admin"):
+    for who in ("plantel", "plantel_b", "estatal", "admin"):
         c = await signed_in(who)
         html = await (await c.get("/consulta")).get_data(as_text=True)
-        assert "Consultar alumno." in html
-        if who != "empresa":
-            assert 'href="/consulta"' in html
+        assert "Consultar alumno." in html and 'href="/consulta"' in html
         assert (await c.get(f"/consulta/{s['id']}")).status_code == 200
+    empresa = await signed_in("empresa")
+    assert (await empresa.get("/consulta")).status_code == 403
+    assert (await empresa.get(f"/consulta/{s['id']}")).status_code == 403
     anon = app.test_client()
     r = await anon.get(f"/consulta/{s['id']}")
     assert r.status_code == 302 and "/login" in r.headers["Location"]

@@ -1,4 +1,8 @@
-"""Consultar alumno (manual §13): any signed-in user looks up any student, read-only."""
+"""Consultar alumno (manual §13): school and state staff look up any student, read-only.
+
+The printing company (empresa) is left out: it sees students only through its print orders
+(least privilege; docs/security.md and domain.md's roles table).
+"""
 from __future__ import annotations
 
 from quart import Blueprint, abort, redirect, render_template, request, url_for
@@ -7,6 +11,7 @@ from ..auth import roles
 from ..queries import alumnos, consulta
 
 bp = Blueprint("consulta", __name__)
+CONSULTA_ROLES = ("plantel", "estatal", "admin")
 
 # Event actions in words (history table); unknown actions are shown as recorded.
 ACCIONES = {
@@ -31,7 +36,7 @@ def _page_number(raw: str | None) -> int:
 
 
 @bp.route("/consulta")
-@roles("*")
+@roles(*CONSULTA_ROLES)
 async def buscar():
     """Search by matrícula, CURP or name; one match opens the student."""
     q = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()[:100]
@@ -44,7 +49,7 @@ async def buscar():
 
 
 @bp.route("/consulta/<int:alumno_id>")
-@roles("*")
+@roles(*CONSULTA_ROLES)
 async def alumno(alumno_id: int):
     """Every field, dates, biometrics and history of one student."""
     rec = await alumnos.by_id(alumno_id)
