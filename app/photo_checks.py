@@ -25,6 +25,7 @@ class Thresholds:
 
     detect_width: int = 120            # detection runs on the photo scaled to this width (speed)
     min_face_frac: float = 0.20        # Haar minSize, of the width
+    scale_factor: float = 1.1          # Haar pyramid step (1.15 costs ≈ 30 % less CPU; recalibrate first)
     center_min: float = 0.42           # face centre, of the width (ISO 19794-5: 0.45–0.55)
     center_max: float = 0.58
     eyes_min: float = 0.30             # eye line from the top, of the height
@@ -109,7 +110,7 @@ def detect_faces(grey: np.ndarray, t: Thresholds) -> list[tuple[int, int, int, i
     scale = grey.shape[1] / t.detect_width
     small = cv2.resize(grey, (t.detect_width, round(grey.shape[0] / scale)), interpolation=cv2.INTER_AREA)
     side = round(t.min_face_frac * t.detect_width)
-    found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(small, 1.1, 5, minSize=(side, side))
+    found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(small, t.scale_factor, 5, minSize=(side, side))
     return [tuple(round(v * scale) for v in box) for box in found]
 
 
