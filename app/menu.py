@@ -26,8 +26,10 @@ MENU: tuple[Item, ...] = (
     _item("Validar datos alumno", "validacion.grupos", "plantel"),
     _item("Rechazar / reimprimir", "rechazo.buscar", "plantel"),
     _item("Entregar credencial", "entrega.buscar", "plantel"),
-    _item("Consultar alumno", "consulta.buscar", "plantel", "estatal", "empresa", "admin"),
+    _item("Consultar alumno", "consulta.buscar", "plantel", "estatal", "admin"),
     _item("Órdenes de impresión", "ordenes.lista", "estatal", "empresa", "admin"),
+    _item("Seguimiento", "ordenes.seguimiento", "estatal", "admin"),
+    _item("Pendientes", "pwa.pendientes", "plantel"),
     _item("Prueba de equipo", "equipo.prueba", "plantel"),
     _item("Ayuda", "ayuda.ayuda", "plantel", "estatal", "empresa", "admin"),
 )

@@ -11,7 +11,7 @@ bp = Blueprint("biometricos", __name__)
 
 
 @bp.route("/biometricos/<int:bio_id>")
-@roles("*")  # "Consultar alumno" shows any student to any signed-in user (manual §13)
+@roles("plantel", "estatal", "admin")  # any student, as "Consultar alumno" (manual §13); not the company
 async def imagen(bio_id: int):
     """One stored image version by id."""
     row = await db.fetch_one("SELECT mime, datos, alumno_id, tipo::text AS tipo FROM biometricos WHERE id = :id",
