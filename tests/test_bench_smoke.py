@@ -1,4 +1,5 @@
-"""The bench code at a tiny scale (not a timing test): loader counts, restored schema, live counts.
+"""The bench code at a tiny scale (not a timing test): loader counts, restored schema, live counts,
+and the XLSX writer the Excel bench measures.
 
 bench/load_data.py is run for real (2,000 students over 5 planteles) into a throwaway database,
 so a change in the schema or the demo generator that breaks the benchmarks fails here.
@@ -100,3 +101,27 @@ def test_run_all_finds_the_benches():
     assert {"bench_report", "bench_excel"} <= set(names)
     assert all(n.startswith("bench_") for n in names)
     assert run_all.callable_without_arguments(load_data.main)
+
+
+def test_excel_writer_keeps_text_dates_and_gaps():
+    """The fast XLSX writer (bench_excel's path) reads back exactly in openpyxl: text stays text."""
+    import os
+    from datetime import date, datetime, timezone
+
+    import openpyxl
+
+    from app.exports import XlsxSheet
+
+    sheet = XlsxSheet(["Matrícula", "Folio", "Fecha", "Vigencia", "Vacío", "Comentario", "Orden"], 'Hoja "1"')
+    sheet.write(["251340001-2", "012345678", datetime(2026, 11, 28, 18, 30, tzinfo=timezone.utc),
+                 date(2028, 8, 1), None, '=HYPERLINK("x") & <b>\x01', 3])
+    path = sheet.close()
+    try:
+        ws = openpyxl.load_workbook(path).active
+        rows = list(ws.iter_rows(values_only=True))
+    finally:
+        os.unlink(path)
+    assert ws.title == 'Hoja "1"' and ws.freeze_panes == "A2" and ws["A1"].font.b
+    assert rows[1] == ("251340001-2", "012345678", datetime(2026, 11, 28, 12, 30),  # Mexico City time
+                       datetime(2028, 8, 1), None, '=HYPERLINK("x") & <b>', 3)
+    assert ws["C2"].number_format == "dd/mm/yyyy hh:mm" and ws["D2"].number_format == "dd/mm/yyyy"
