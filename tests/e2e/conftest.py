@@ -149,6 +149,19 @@ def page(browser, live_server):
     context.close()
 
 
+@pytest.fixture
+def persistent_page(browser, live_server, tmp_path):
+    """A page in a persistent (non-incognito) profile, as an installed app has: service workers,
+    installability and cookies behave as on the operators' tablets."""
+    context = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "perfil"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        base_url=live_server.url, locale="es-MX")
+    pg = context.pages[0] if context.pages else context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
 def sign_in(page, email: str, password: str = DEMO_PASSWORD, remember: bool = False) -> None:
     """Sign in through the login form ("Mantener sesión iniciada" when remember)."""
     page.goto("/login")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ..conftest import SHARED
-from .conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+from .conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 PHOTO = base64.b64encode((SHARED / "data" / "photos" / "rostro-ok-600x800.jpg").read_bytes()).decode()
@@ -84,18 +84,14 @@ def drain(page) -> dict:
 
 
 @pytest.fixture
-def capture_page(browser, live_server, tmp_path):
+def capture_page(persistent_page):
     """A signed-in Ciudad Azteca page in a persistent profile, controlled by the service worker."""
-    context = browser.browser_type.launch_persistent_context(
-        str(tmp_path / "perfil"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        base_url=live_server.url, locale="es-MX")
-    page = context.pages[0] if context.pages else context.new_page()
+    page = persistent_page
     page.set_default_timeout(20_000)
     sign_in(page, "cdazteca@conalepmex.edu.mx", remember=True)  # as on a tablet with the installed app
     page.goto("/pendientes")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready")
-    yield page
-    context.close()
+    return page
 
 
 def test_offline_then_online_exactly_once(capture_page, live_server):

@@ -3,21 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+from .conftest import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def persistent_page(browser, live_server, tmp_path):
-    """A page in a persistent (non-incognito) profile, as an installed app would have."""
-    context = browser.browser_type.launch_persistent_context(
-        str(tmp_path / "perfil"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        base_url=live_server.url, locale="es-MX")
-    page = context.pages[0] if context.pages else context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def _wait_controlled(page) -> None:
