@@ -164,3 +164,11 @@ def test_search_kind(q, kind):
     from app.queries.consulta import search_kind
 
     assert search_kind(q)[0] == kind
+
+
+async def test_name_search_without_second_surname(signed_in):
+    """A student with no second surname is found by "apellido nombre"."""
+    s = await make_student("enrolado", primer_apellido="LÓPEZ", segundo_apellido="", nombre="ANA SOFÍA")
+    c = await signed_in("estatal")
+    r = await c.get("/consulta", query_string={"q": "lopez ana"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/consulta/{s['id']}")
