@@ -135,3 +135,11 @@ def test_print_photo_is_print_resolution_and_keeps_small_or_odd_images():
     assert package.print_photo(small.getvalue()) == small.getvalue()
     png = placeholder_signature(1)
     assert package.print_photo(png) == png and package.print_photo(b"not an image") == b"not an image"
+
+
+async def test_package_download_is_audited(signed_in, users):
+    """Who downloaded which order's package (photos and signatures) is recorded."""
+    oid, _ = await _order(users)
+    await _zip(await signed_in("empresa"), oid)
+    row = await db.fetch_one("SELECT usuario_id, recurso, detalle FROM accesos_sensibles WHERE recurso = 'paquete_orden'")
+    assert row == {"usuario_id": users["empresa"]["id"], "recurso": "paquete_orden", "detalle": f"orden {oid}"}

@@ -9,16 +9,15 @@ import functools
 import json
 from datetime import date, datetime
 
-from quart import Blueprint, Response, current_app, g, jsonify, request
+from quart import Blueprint, Response, g, jsonify, request
 
 from .. import api_tokens, orders
 from ..auth import public
 from ..config import ROOT
-from ..exports import stream_file
-from ..package import build_package, package_name
 from ..queries import ordenes as q
 from ..security import csrf_exempt
 from ..status import TransitionError
+from .ordenes import package_download
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = ROOT / "app" / "openapi.json"
@@ -104,10 +103,7 @@ async def paquete(orden_id: int):
     o = await _orden(orden_id)
     if o is None:
         return _error(f"No existe la orden de impresión {orden_id}.", 404)
-    path = await build_package(orden_id, current_app.config["SETTINGS"])
-    return Response(stream_file(path), headers={
-        "Content-Type": "application/zip", "Cache-Control": "no-store",
-        "Content-Disposition": f'attachment; filename="{package_name(o)}"'})
+    return await package_download(o, g.api_user.id)
 
 
 @bp.route("/ordenes/<int:orden_id>/estado", methods=["POST"])

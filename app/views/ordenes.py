@@ -4,6 +4,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, abort, current_app, g, redirect, request, url_for
 
 from .. import orders
+from ..audit import record_read
 from ..auth import roles
 from ..exports import stream_file
 from ..package import build_package, package_name
@@ -128,8 +129,13 @@ async def marcar(orden_id: int):
 @roles("estatal", "empresa", "admin")
 async def paquete(orden_id: int):
     """The order package (ZIP: manifest CSV + XLSX, photos, signatures, CR80 PDF), streamed."""
-    orden = await _orden_or_404(orden_id)
-    path = await build_package(orden_id, current_app.config["SETTINGS"])
+    return await package_download(await _orden_or_404(orden_id), g.user.id)
+
+
+async def package_download(orden: dict, usuario_id: int) -> Response:
+    """Build an order's package, audit the download and stream it (pages and the company API)."""
+    path = await build_package(orden["id"], current_app.config["SETTINGS"])
+    await record_read("paquete_orden", detalle=f"orden {orden['id']}", usuario_id=usuario_id)
     return Response(stream_file(path), headers={
         "Content-Type": "application/zip", "Cache-Control": "no-store",
         "Content-Disposition": f'attachment; filename="{package_name(orden)}"'})
