@@ -163,3 +163,12 @@ async def test_menu_by_role(signed_in):
         assert item in plantel
     estatal = text_of(await (await (await signed_in("estatal")).get("/")).get_data(as_text=True))
     assert "Toma de biométricos" not in estatal and "Consultar alumno" in estatal
+
+
+async def test_throttling_per_address(app, users):
+    """20 failures from one address across many accounts block that address, even for a good password."""
+    c = app.test_client()
+    for i in range(20):
+        await login(c, f"nadie{i}@conalepmex.edu.mx", "incorrecta")
+    r = await login(c, users["admin"]["email"], PASSWORD)
+    assert r.status_code == 401 and "Demasiados intentos" in await r.get_data(as_text=True)

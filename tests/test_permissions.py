@@ -122,3 +122,26 @@ async def test_no_cross_plantel_access(app, users, method, path):
     assert r.status_code < 500
     assert await db.fetch_val("SELECT estatus::text FROM alumnos WHERE id = :id", {"id": s["id"]}) == "recibido"
     assert await db.fetch_val("SELECT count(*) FROM eventos WHERE alumno_id = :id", {"id": s["id"]}) == 0
+
+
+async def test_every_post_route_refuses_without_csrf(app, users):
+    """Every state-changing route of a cookie session refuses a request without the CSRF token."""
+    values = await _fixtures(users)
+    table = permission_table()
+    clients = {}
+    checked = 0
+    for method, rule, _ in app_routes(app):
+        allowed = table[(method, rule)]
+        if method != "POST" or "token" in allowed:
+            continue  # the company API authenticates by bearer token, not cookies
+        role = next((r for r in ("plantel", "estatal", "empresa", "admin") if r in allowed), None)
+        if role not in clients:
+            clients[role] = app.test_client()
+            if role:
+                await login(clients[role], users[role]["email"])
+        client = clients[role]
+        await csrf_of(client)  # the cookie is there; only the token is missing
+        r = await client.post(_url(rule, values), form={"comentario": "x"})
+        assert r.status_code == 400 and "Recargue la página" in await r.get_data(as_text=True), (rule, r.status_code)
+        checked += 1
+    assert checked >= 15
