@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine  # noqa: E402
-from bench.load_test import PHOTO, SIGNATURE, free_port, sign_in, start_server, wait_up  # noqa: E402
+from bench.load_test import PHOTO, SIGNATURE, served_app, sign_in  # noqa: E402
 
 BENCH_PREFIX = "96"
 
@@ -97,16 +97,7 @@ async def check_stored(db_url: str, keys: list[str], mats: list[str]) -> dict:
 
 async def load(clients: int, per_client: int, retry_every: int) -> dict:
     """Serve, drive the clients, verify; return the figures."""
-    from app.pgembed import embedded_url
-    from tests.conftest import create_database, drop_database
-
-    server = os.environ.get("BENCH_DATABASE_URL") or embedded_url()
-    db_url = await create_database(server, "credcap")
-    port = free_port()
-    proc = start_server(db_url, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_up(base)
+    async with served_app("credcap") as (db_url, base, proc):
         mats = await make_students(db_url, clients * per_client)
         lat: list[float] = []
         errors: list[str] = []
@@ -124,10 +115,6 @@ async def load(clients: int, per_client: int, retry_every: int) -> dict:
         pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items())
         stored = await check_stored(db_url, keys, mats)
         await asyncio.gather(*(c.aclose() for c, _ in sessions))
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        await drop_database(server, db_url)
     lat.sort()
     return {"captures": len(mats), "requests": len(lat), "wall_s": wall, "saves_per_s": len(mats) / wall,
             "p50_ms": 1000 * statistics.median(lat), "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))],

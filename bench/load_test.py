@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -166,19 +166,30 @@ async def wait_up(base: str) -> None:
     raise RuntimeError("server did not start")
 
 
-async def main_async(users: int, seconds: int) -> str:
-    """Create the database, serve, load, report."""
+@contextlib.asynccontextmanager
+async def served_app(prefix: str):
+    """A fresh database with demo data served by hypercorn; yields (db_url, base URL, process)."""
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import create_database, drop_database
     from app.pgembed import embedded_url
+    from tests.conftest import create_database, drop_database
 
     server = os.environ.get("BENCH_DATABASE_URL") or embedded_url()
-    db_url = await create_database(server, "credload")
+    db_url = await create_database(server, prefix)
     port = free_port()
     proc = start_server(db_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_up(base)
+        yield db_url, base, proc
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        await drop_database(server, db_url)
+
+
+async def main_async(users: int, seconds: int) -> str:
+    """Create the database, serve, load, report."""
+    async with served_app("credload") as (db_url, base, _proc):
         pools = await pools_from(db_url)
         stats = Stats()
         rng = random.Random(7)
@@ -189,10 +200,6 @@ async def main_async(users: int, seconds: int) -> str:
         total_5xx = sum(stats.server_errors.values())
         return (f"{users} simulated staff, {seconds} s, hypercorn 2 workers, 2 cores; server errors: {total_5xx}\n\n"
                 + stats.report())
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        await drop_database(server, db_url)
 
 
 def main(argv: list[str] | None = None) -> None:
