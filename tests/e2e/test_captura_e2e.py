@@ -140,6 +140,16 @@ def draw_signature(page, canvas) -> None:
     page.mouse.up()
 
 
+def sign_on_pad(page, sim) -> None:
+    """"Obtener firma" on the simulated Topaz pad, the student signs, "Capturar firma"."""
+    page.get_by_role("button", name="Obtener firma").click()
+    page.get_by_text("Pida al alumno que firme en el PAD").wait_for()
+    assert sim.sign()
+    page.wait_for_function("() => document.querySelector('[data-firma-canvas]').toDataURL().length > 3000")
+    page.get_by_role("button", name="Capturar firma").click()
+    page.get_by_text("Firma capturada").wait_for()
+
+
 def test_capture_with_camera_and_sigweb_then_temporary_pdf(page, live_server, sim, tmp_path):
     """Search, photo (a bust shot is flagged first), SigWeb signature, Guardar → Capturado, PDF."""
     a = new_student(live_server)
@@ -148,12 +158,7 @@ def test_capture_with_camera_and_sigweb_then_temporary_pdf(page, live_server, si
     assert page.locator("#estatus").inner_text() == "Enrolado"
     take_photo(page, 1.0, 0.0)                       # the whole frame: face too small
     assert page.get_by_label("Toma de fotografía.").is_checked()
-    page.get_by_role("button", name="Obtener firma").click()
-    page.get_by_text("Pida al alumno que firme en el PAD").wait_for()
-    assert sim.sign()
-    page.wait_for_function("() => document.querySelector('[data-firma-canvas]').toDataURL().length > 3000")
-    page.get_by_role("button", name="Capturar firma").click()
-    page.get_by_text("Firma capturada").wait_for()
+    sign_on_pad(page, sim)
     assert page.get_by_label("Toma de firma.").is_checked()
     assert ("POST", "/SigWeb/TabletState/0") in sim.requests and not [r for r in sim.requests if r[0] == "OPTIONS"]
 

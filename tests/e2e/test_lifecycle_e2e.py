@@ -23,7 +23,7 @@ from app.auth import hash_password
 from app.validation import luhn_digit
 
 from .conftest import DEMO_PASSWORD, sign_in
-from .test_captura_e2e import draw_signature, search, sigweb, sim, take_photo  # noqa: F401
+from .test_captura_e2e import draw_signature, search, sign_on_pad, sigweb, sim, take_photo  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 PLANTEL = "Ecatepec I"
@@ -70,12 +70,7 @@ def _capture(page, sim) -> None:  # noqa: F811
     """Photo with the fake camera, signature on the simulated pad, Guardar."""
     search(page, "/captura", MATRICULA)
     take_photo(page, 1.8, -1)
-    page.get_by_role("button", name="Obtener firma").click()
-    page.get_by_text("Pida al alumno que firme en el PAD").wait_for()
-    assert sim.sign()
-    page.wait_for_function("() => document.querySelector('[data-firma-canvas]').toDataURL().length > 3000")
-    page.get_by_role("button", name="Capturar firma").click()
-    page.get_by_text("Firma capturada").wait_for()
+    sign_on_pad(page, sim)
     page.get_by_role("button", name="Guardar").click()
     page.wait_for_url("**/guardado")
 

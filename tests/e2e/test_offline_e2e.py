@@ -271,7 +271,7 @@ def test_new_worker_while_items_pending_loses_nothing(capture_page, live_server)
 def test_capture_page_offline_end_to_end(capture_page, live_server):
     """Roster stored, connection lost: look the student up, take photo and signature, Guardar →
     "Guardado en este equipo — pendiente de enviar"; back online the server stores it once."""
-    from .test_captura_e2e import draw_signature, set_range
+    from .test_captura_e2e import draw_signature, take_photo
 
     page, m = capture_page, new_student(live_server)
     page.goto("/captura")  # the capture page, kept for offline use
@@ -282,12 +282,7 @@ def test_capture_page_offline_end_to_end(capture_page, live_server):
     page.goto(f"/captura?matricula={m.replace('-', chr(39))}")  # the barcode scanner's form
     page.get_by_role("heading", name="Datos del alumno").wait_for()
     assert "sin conexión" in page.locator("#estatus").inner_text()
-    page.get_by_role("button", name="Obtener fotografía").click()
-    page.get_by_text("Cámara lista").wait_for()
-    page.get_by_role("button", name="Tomar foto").click()
-    set_range(page, "[data-cam-zoom]", 1.8)
-    set_range(page, "[data-cam-pany]", -1)
-    page.get_by_role("button", name="Capturar foto").click()
+    take_photo(page, 1.8, -1)
     page.get_by_role("button", name="Firmar en pantalla").click()
     draw_signature(page, page.locator("[data-firma-canvas]"))
     page.get_by_role("button", name="Capturar firma").click()
