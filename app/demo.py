@@ -16,7 +16,6 @@ from PIL import Image, ImageDraw
 
 from . import db
 from .auth import hash_password
-from .status import ESTATUS
 from .validation import CURP_ALPHABET, curp_check_digit, luhn_digit, suggest_vigencia
 
 DEMO_PASSWORD = "demo1234"

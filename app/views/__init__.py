@@ -1,7 +1,7 @@
 """One blueprint per menu item of the manual (see app/menu.py)."""
 from __future__ import annotations
 
-from quart import Blueprint, render_template, request
+from quart import render_template, request
 
 
 def is_htmx() -> bool:
@@ -15,17 +15,3 @@ async def render(template: str, partial: str | None = None, **ctx) -> str:
         return await render_template(partial, **ctx)
     return await render_template(template, **ctx)
 
-
-def pending_blueprint(name: str, url: str, endpoint: str, title: str, issue: int) -> Blueprint:
-    """A menu item not built yet: one page that says so honestly."""
-    from ..auth import roles
-
-    bp = Blueprint(name, __name__)
-
-    @roles("*")
-    async def page():
-        """The "not available yet" page."""
-        return await render_template("pending.html", title=title, issue=issue)
-
-    bp.add_url_rule(url, endpoint, page)
-    return bp
