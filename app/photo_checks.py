@@ -3,7 +3,7 @@
 Each failed check is a Finding with a Spanish message. Hard findings (no face, several faces)
 block the capture; soft ones (size, centring, sharpness, exposure, background) may be accepted
 by the operator with a reason. Thresholds live in Thresholds (overridable with PHOTO_* variables)
-and were calibrated on ../shared/data/photos: recalibrate them on real captures.
+and were calibrated on tests/data/photos: recalibrate them on real captures.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_package [--cards 2000] [--keep]
 
 Creates its own scratch database (in the embedded cluster, or BENCH_SERVER_URL's server), loads
-N Validado students each with a DIFFERENT realistic photo (../shared/data/photos/rostro-ok-600x800.jpg
+N Validado students each with a DIFFERENT realistic photo (tests/data/photos/rostro-ok-600x800.jpg
 re-encoded with a mark, ~70 KB, so nothing is deduplicated) and signature, creates one order through
 app.orders.crear (timed too), then builds the package in a fresh child process and reports its
 wall time and peak RSS (ru_maxrss). Targets (issue 5): < 60 s and < 300 MB.
@@ -33,7 +33,7 @@ from app.status import Actor
 
 from .common import connected, machine
 
-PHOTO = ROOT.parent / "shared" / "data" / "photos" / "rostro-ok-600x800.jpg"
+PHOTO = ROOT / "tests" / "data" / "photos" / "rostro-ok-600x800.jpg"
 TARGET_S, TARGET_MB = 60.0, 300.0
 
 

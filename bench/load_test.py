@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTO = (ROOT.parent / "shared" / "data" / "photos" / "rostro-ok-600x800.jpg").read_bytes()
+PHOTO = (ROOT / "tests" / "data" / "photos" / "rostro-ok-600x800.jpg").read_bytes()
 PLANTELES = {"cdazteca@conalepmex.edu.mx": "Ciudad Azteca", "toluca@conalepmex.edu.mx": "Toluca"}
 
 

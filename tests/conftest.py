@@ -27,7 +27,7 @@ from app.migrate import migrate
 from app.pgembed import embedded_url
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "data"  # photos and the fake camera stream (tests/data/README.md)
 PASSWORD = "clave-segura-1"
 TABLES_TO_CLEAN = ("eventos", "orden_items", "biometricos", "alumnos", "ordenes_impresion", "grupos",
                    "sesiones", "recuperaciones", "intentos_acceso", "usuarios")

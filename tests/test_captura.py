@@ -10,9 +10,9 @@ from quart.datastructures import FileStorage
 
 from app import db
 
-from .conftest import SHARED, csrf_of, make_student, text_of, uid
+from .conftest import FIXTURES, csrf_of, make_student, text_of, uid
 
-PHOTOS = SHARED / "data" / "photos"
+PHOTOS = FIXTURES / "photos"
 GOOD = (PHOTOS / "rostro-ok-600x800.jpg").read_bytes()
 JSON = {"Accept": "application/json"}
 

@@ -8,9 +8,9 @@ from PIL import Image
 
 from app import images
 
-from .conftest import SHARED
+from .conftest import FIXTURES
 
-PHOTOS = SHARED / "data" / "photos"
+PHOTOS = FIXTURES / "photos"
 
 
 def jpeg(img: Image.Image, **kw) -> bytes:

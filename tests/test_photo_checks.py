@@ -5,9 +5,9 @@ import pytest
 
 from app import images, photo_checks
 
-from .conftest import SHARED
+from .conftest import FIXTURES
 
-PHOTOS = SHARED / "data" / "photos"
+PHOTOS = FIXTURES / "photos"
 
 
 def check(name: str, **kw) -> photo_checks.Report:

@@ -12,9 +12,9 @@ from PIL import Image
 
 from app.images import ImageError, normalize_photo, normalize_signature
 
-from .conftest import SHARED
+from .conftest import FIXTURES
 
-GOOD_JPEG = (SHARED / "data" / "photos" / "rostro-ok-600x800.jpg").read_bytes()
+GOOD_JPEG = (FIXTURES / "photos" / "rostro-ok-600x800.jpg").read_bytes()
 
 
 def _png(width: int, height: int) -> bytes:

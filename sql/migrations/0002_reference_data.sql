@@ -1,4 +1,4 @@
--- 0002: reference data from ../shared/data (planteles, carreras, instituciones médicas).
+-- 0002: reference data from the project's reference data (planteles, carreras, instituciones médicas).
 
 INSERT INTO planteles (numero, nombre, cct) VALUES
   (1, 'Ciudad Azteca', '15DPT0004J'),

@@ -20,14 +20,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ..conftest import ROOT, SHARED, create_database, drop_database
+from ..conftest import ROOT, FIXTURES, create_database, drop_database
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
-    f"--use-file-for-fake-video-capture={SHARED / 'data' / 'camera' / 'rostro-1280x720.mjpeg'}",
+    f"--use-file-for-fake-video-capture={FIXTURES / 'camera' / 'rostro-1280x720.mjpeg'}",
 ]
 DEMO_PASSWORD = "demo1234"
 

@@ -21,7 +21,7 @@ from pypdf import PdfReader
 
 from app.validation import luhn_digit
 
-from ..conftest import SHARED
+from ..conftest import FIXTURES
 from ..sigweb_sim import SigWebSim
 from ..test_temporal import barcodes
 from .conftest import sign_in
@@ -84,7 +84,7 @@ def new_student(live_server, estatus: str = "enrolado") -> dict:
            VALUES ($1, $2, 'AAMY021208HDFLLHA4', 'PRUEBA CAPTURA', 'NAVEGADOR', 'CHROMIUM', $3, '102-ELIN18', 'ELIN', 1,
                    'prueba.captura@conalepmex.edu.mx') RETURNING id""", m, m.split("-")[0], pid)[0]["id"]
     if estatus != "enrolado":
-        foto = (SHARED / "data" / "photos" / "rostro-ok-600x800.jpg").read_bytes()
+        foto = (FIXTURES / "photos" / "rostro-ok-600x800.jpg").read_bytes()
         sig = Image.new("L", (300, 80), 255)
         ImageDraw.Draw(sig).line([(10, 60), (100, 10), (200, 70), (290, 20)], fill=0, width=3)
         ids = []

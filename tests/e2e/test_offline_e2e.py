@@ -9,11 +9,11 @@ import time
 import pytest
 from PIL import Image, ImageDraw
 
-from ..conftest import SHARED
+from ..conftest import FIXTURES
 from .conftest import sign_in
 
 pytestmark = pytest.mark.e2e
-PHOTO = base64.b64encode((SHARED / "data" / "photos" / "rostro-ok-600x800.jpg").read_bytes()).decode()
+PHOTO = base64.b64encode((FIXTURES / "photos" / "rostro-ok-600x800.jpg").read_bytes()).decode()
 _seq = itertools.count(1)
 
 
