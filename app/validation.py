@@ -20,6 +20,7 @@ FOLIO_RE = re.compile(r"^\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GRUPO_RE = re.compile(r"^([1-9])(\d{2})-([A-Z]{4})(\d{2})$")
 INSTITUTIONAL_DOMAIN = "@conalepmex.edu.mx"
+MATRICULA_DIGITO = "El dígito después del guion no coincide; verifique la matrícula (dígito verificador)."
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,11 @@ def luhn_valid(number: str) -> bool:
 
 
 def normalize_matricula(raw: str) -> str:
-    """Trim, and turn a barcode scanner's apostrophe (Spanish keyboard) into the dash."""
-    return (raw or "").strip().replace("'", "-").replace("’", "-")
+    """Trim, turn a scanner's apostrophe (Spanish keyboard) into the dash, and add the dash to 10 bare digits."""
+    value = (raw or "").strip().replace("'", "-").replace("’", "-")
+    if len(value) == 10 and value.isdigit():  # a scan without the dash: 9-digit prematrícula + check digit
+        value = f"{value[:9]}-{value[9]}"
+    return value
 
 
 def check_matricula(raw: str) -> Check:
@@ -100,8 +104,15 @@ def check_matricula(raw: str) -> Check:
         return _error("La matrícula debe tener 8 o 9 dígitos, un guion y un dígito (ej. 180010051-1).", value)
     pre, digit = value.split("-")
     if luhn_digit(pre) != int(digit):
-        return Check("warning", "El dígito después del guion no coincide; verifique la matrícula.", value)
+        return Check("warning", MATRICULA_DIGITO, value)
     return Check("ok", "", value)
+
+
+def matricula_not_found(check: Check) -> str:
+    """Why a looked-up matrícula has no student: a wrong check digit first, else «impórtelo desde SAE»."""
+    if check.level == "warning":
+        return f"No existe un alumno con la matrícula {check.value}: {check.message[0].lower()}{check.message[1:]}"
+    return f"No existe un alumno con la matrícula {check.value}. Si es nuevo, impórtelo desde SAE."
 
 
 def prematricula(matricula: str) -> str:

@@ -78,14 +78,20 @@ async def test_other_statuses_say_why_not(signed_in, users):
 
 
 async def test_other_plantel_unknown_and_bad_matricula(signed_in, users):
-    """Another plantel's student is refused (403); unknown and malformed matrículas explain themselves."""
+    """Another plantel's student is refused inline (403, search box kept); unknown, wrong-digit and
+    malformed matrículas explain themselves."""
     s = await make_student("recibido", plantel="Toluca")
     c = await signed_in("plantel")
-    assert (await c.get(f"/rechazo?matricula={s['matricula']}")).status_code == 403
-    assert (await post(c, f"/rechazo/{s['matricula']}", {"comentario": "x"})).status_code == 403
+    for r in (await c.get(f"/rechazo?matricula={s['matricula']}"),
+              await post(c, f"/rechazo/{s['matricula']}", {"comentario": "x"})):
+        html = await r.get_data(as_text=True)
+        assert r.status_code == 403 and "Acceso denegado" not in html and "pertenece a otro plantel" in html
+        assert 'id="matricula"' in html and f'value="{s["matricula"]}"' in html
     assert (await _row(s["id"]))["estatus"] == "recibido"
     r = await c.get("/rechazo?matricula=999999999-9")
     assert r.status_code == 404 and "No existe un alumno" in await r.get_data(as_text=True)
+    r = await c.get("/rechazo?matricula=" + s["matricula"][:-1] + str((int(s["matricula"][-1]) + 1) % 10))
+    assert r.status_code == 404 and "verifique la matrícula (dígito verificador)" in await r.get_data(as_text=True)
     r = await c.get("/rechazo?matricula=12AB")
     assert "8 o 9 dígitos" in await r.get_data(as_text=True)
     e = await signed_in("estatal")

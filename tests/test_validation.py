@@ -42,9 +42,9 @@ def test_curp_check_digit_algorithm():
 
 @pytest.mark.parametrize("raw, value", [("180010051-1", "180010051-1"), ("181060495-7", "181060495-7"),
                                         ("18190296-6", "18190296-6"), ("180010051'1", "180010051-1"),
-                                        (" 181060495’7 ", "181060495-7")])
+                                        (" 181060495’7 ", "181060495-7"), ("1810604957", "181060495-7")])
 def test_valid_matriculas_and_scanner_apostrophe(raw, value):
-    """Known matrículas pass Luhn; a barcode scanner's apostrophe stands for the dash."""
+    """Known matrículas pass Luhn; a scanner's apostrophe stands for the dash; 10 bare digits get it."""
     check = v.check_matricula(raw)
     assert (check.level, check.value) == ("ok", value)
 
@@ -52,10 +52,16 @@ def test_valid_matriculas_and_scanner_apostrophe(raw, value):
 def test_matricula_luhn_mismatch_is_a_warning():
     """A wrong digit after the dash asks to verify; it does not refuse."""
     check = v.check_matricula("180010051-2")
-    assert check.level == "warning" and "verifique la matrícula" in check.message
+    assert check.level == "warning" and "verifique la matrícula (dígito verificador)" in check.message
 
 
-@pytest.mark.parametrize("raw", ["1800-1", "1800100511", "180010051-12", "ABCDEFGHI-1", "1234567-1", ""])
+def test_not_found_message_names_the_check_digit():
+    """A missing student with a wrong check digit says so instead of «impórtelo desde SAE»."""
+    assert "dígito verificador" in v.matricula_not_found(v.check_matricula("1800100512"))
+    assert "impórtelo desde SAE" in v.matricula_not_found(v.check_matricula("180010051-1"))
+
+
+@pytest.mark.parametrize("raw", ["1800-1", "18001005110", "180010051-12", "ABCDEFGHI-1", "1234567-1", ""])
 def test_malformed_matriculas_are_refused(raw):
     """Anything but 8–9 digits, dash, digit is an error."""
     assert v.check_matricula(raw).level == "error"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 from .. import db
+from ..validation import Check, matricula_not_found
 
 # Columns of the full student record, as shown in "Consultar alumno" and the Excel export.
 RECORD_SQL = """
@@ -35,3 +36,11 @@ async def export_batches(plantel_id: int, batch: int = 2000) -> AsyncIterator[li
                 RECORD_SQL + " WHERE a.plantel_id = $1 ORDER BY a.grupo, a.busqueda", plantel_id)
             while rows := await cur.fetch(batch):
                 yield [dict(r) for r in rows]
+
+
+async def find(check: Check) -> tuple[dict | None, str]:
+    """The student of a checked matrícula, or None and the Spanish reason (wrong check digit or not imported)."""
+    if check.level == "error":
+        return None, check.message
+    alumno = await by_matricula(check.value)
+    return (alumno, "") if alumno else (None, matricula_not_found(check))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from quart import Blueprint, g, request
 
 from .. import status
-from ..auth import require_plantel_access, roles
+from ..auth import plantel_scope, roles
 from ..queries import alumnos
 from ..status import LABEL, TransitionError
 from ..validation import check_matricula
@@ -13,16 +13,19 @@ from . import render
 bp = Blueprint("rechazo", __name__, url_prefix="/rechazo")
 
 
-async def _find(raw: str) -> tuple[dict | None, str]:
-    """The student of a typed matrícula in the user's plantel, or a Spanish message."""
-    m = check_matricula(raw)
-    if m.level == "error":
-        return None, m.message
-    alumno = await alumnos.by_matricula(m.value)
+OTRO_PLANTEL = "El alumno pertenece a otro plantel; solo puede atender alumnos de su plantel."
+
+
+async def _find(raw: str) -> tuple[dict | None, str, int]:
+    """The student of a typed matrícula in the user's plantel, or a Spanish message and its HTTP code."""
+    check = check_matricula(raw)
+    alumno, message = await alumnos.find(check)
     if alumno is None:
-        return None, f"No existe un alumno con la matrícula {m.value}."
-    require_plantel_access(g.user, alumno["plantel_id"])
-    return alumno, ""
+        return None, message, 400 if check.level == "error" else 404
+    scope = plantel_scope(g.user)
+    if scope is not None and alumno["plantel_id"] != scope:
+        return None, OTRO_PLANTEL, 403
+    return alumno, "", 200
 
 
 def why_not(estatus: str) -> str:
@@ -48,17 +51,17 @@ async def buscar():
     raw = (request.args.get("matricula") or "").strip()
     if not raw:
         return await _page()
-    alumno, message = await _find(raw)
-    return await _page(raw, alumno, message, code=200 if alumno or not message else 404)
+    alumno, message, code = await _find(raw)
+    return await _page(raw, alumno, message, code=code)
 
 
 @bp.route("/<matricula>", methods=["POST"])
 @roles("plantel")
 async def rechazar(matricula: str):
     """Rechazar: → Rechazado (reprint with the same data) or, with "Requiere retoma", → Retoma."""
-    alumno, message = await _find(matricula)
+    alumno, message, code = await _find(matricula)
     if alumno is None:
-        return await _page(matricula, None, message, code=404)
+        return await _page(matricula, None, message, code=code)
     form = await request.form
     comentario = (form.get("comentario") or "").strip()
     retoma = form.get("retoma") == "1"
