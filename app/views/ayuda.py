@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from quart import Blueprint
 
-from ..auth import roles
+from ..auth import public
 from . import render
 
 bp = Blueprint("ayuda", __name__)
@@ -30,8 +31,16 @@ class Soporte:
     foro_url: str = field(default_factory=lambda: os.environ.get("SOPORTE_FORO_URL", ""))
 
 
+def tel_href(phone: str) -> str:
+    """A tel: link for «55 5817 1619 ext. 1252»: +52 number, the extension dialled after a pause (comma)."""
+    number, _, ext = phone.partition("ext")
+    digits = re.sub(r"\D", "", number)
+    ext_digits = re.sub(r"\D", "", ext)
+    return f"tel:+52{digits}" + (f",{ext_digits}" if ext_digits else "")
+
+
 @bp.route("/ayuda")
-@roles("*")
+@public
 async def ayuda():
-    """Soporte y apoyo."""
-    return await render("ayuda/ayuda.html", s=Soporte())
+    """Soporte y apoyo, public: a user who cannot sign in must still find the contacts."""
+    return await render("ayuda/ayuda.html", s=Soporte(), tel_href=tel_href)
