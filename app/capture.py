@@ -8,15 +8,23 @@ original answer again; same key + other content → refused (422).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
 
 from . import db, images, photo_checks
+from .audit import record_read
 from .status import Actor, TransitionError, transition
+
+
+MEXICO = ZoneInfo("America/Mexico_City")
 
 
 class CaptureError(Exception):
@@ -181,21 +189,88 @@ async def save_biometrics(alumno: dict, up: Upload, actor: Actor,
     except images.ImageError as e:
         raise CaptureError(str(e), 422) from None
     revision = review(prep, up)
-    action = "retomar" if alumno["estatus"] == "retoma" else "capturar"
-    async with db.get_db().transaction():
+    device_at = parse_device_time(up.capturado_en)
+    other = await taken_by_other(up, actor)
+    async with student_transaction(alumno["id"]) as current:
+        check_newer_capture(current, up, device_at)
+        action = "retomar" if current["estatus"] == "retoma" else "capturar"
         ids = await claim_and_store(clave, "biometricos", alumno["id"], actor, digest,
-                                    parse_device_time(up.capturado_en), prep.foto, prep.firma, revision)
+                                    device_at, prep.foto, prep.firma, revision)
         if ids is None:
             return await replay(clave, "biometricos", alumno["id"], digest)  # a concurrent twin won
         foto_id, firma_id = ids
         now = datetime.now(timezone.utc)
-        moved = await _transition(alumno["id"], action, actor, up, comment=revision.get("confirmado", {}).get("motivo", ""),
+        moved = await _transition(alumno["id"], action, actor, Upload(), comment=capture_comment(revision, other),
                                   changes={"foto_id": foto_id, "firma_id": firma_id, "fecha_biometricos": now})
         response = {"ok": True, "clave": str(clave), "matricula": alumno["matricula"], "estatus": moved["a"],
                     "de": moved["de"], "foto_id": foto_id, "firma_id": firma_id, "fecha": now.isoformat(),
                     "advertencias": [f["message"] for f in revision["advertencias"]] + revision["firma_advertencias"]}
         await _finish(clave, foto_id, firma_id, response)
+        if other:
+            await record_read("envio_a_nombre", alumno_id=alumno["id"], detalle=f"captura de {other} enviada por {actor.email}")
     return response
+
+
+@contextlib.asynccontextmanager
+async def student_transaction(alumno_id: int):
+    """A transaction that locks the student's row FIRST (images, key and status change come after, so two
+    devices saving one student queue instead of deadlocking); yields the locked row."""
+    try:
+        async with db.get_db().transaction():
+            yield await lock_student(alumno_id)
+    except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
+        raise CaptureError("Otra persona guardaba a este alumno en el mismo momento; intente de nuevo.", 409,
+                           codigo="concurrente") from None
+
+
+async def lock_student(alumno_id: int) -> dict:
+    """Lock the student's row for this transaction; its status and the time of its current capture."""
+    row = await db.fetch_one(
+        """SELECT a.estatus::text AS estatus, a.fecha_biometricos,
+                  (SELECT coalesce(c.device_captured_at, c.received_at) FROM capturas c
+                   WHERE c.foto_id = a.foto_id LIMIT 1) AS capturada_en
+           FROM alumnos a WHERE a.id = :id FOR UPDATE OF a""", {"id": alumno_id})
+    if row is None:
+        raise CaptureError("No existe el alumno.", 404)
+    return dict(row)
+
+
+def check_newer_capture(current: dict, up: Upload, device_at: datetime | None) -> None:
+    """Refuse a capture older than the student's current one, or one taken before a Retoma request.
+
+    Captures supersede captures (the later one wins, whoever sent it first); the status the operator
+    saw only matters when Retoma (a reprint) was requested or settled in between."""
+    if up.expected and (up.expected == "retoma") != (current["estatus"] == "retoma"):
+        raise CaptureError("Otra persona modificó al alumno mientras usted trabajaba (ahora está en estatus "
+                           f"{current['estatus'].capitalize()}). Revise sus datos antes de continuar.", 409,
+                           codigo="modificado")
+    stored = current["capturada_en"] or current["fecha_biometricos"]
+    taken = device_at or datetime.now(timezone.utc)
+    if stored is not None and taken <= stored:
+        when = stored.astimezone(MEXICO).strftime("%d/%m/%Y %H:%M")
+        raise CaptureError(f"Ya hay una captura más reciente de este alumno (tomada el {when}); esta captura es "
+                           "anterior y no se guardó.", 409, codigo="captura_anterior")
+
+
+async def taken_by_other(up: Upload, actor: Actor) -> str:
+    """The e-mail of the colleague who took this capture on a shared device ("Enviar a mi nombre"),
+    '' when the sender took it; a user of another plantel is refused."""
+    raw = str(up.extra.get("capturado_por") or "")
+    if not raw or raw == str(actor.id):
+        return ""
+    row = await db.fetch_one("SELECT email, plantel_id FROM usuarios WHERE id = :id",
+                             {"id": int(raw)}) if raw.isdigit() and len(raw) < 10 else None
+    if row is None or row["plantel_id"] != actor.plantel_id:
+        raise CaptureError("La captura pertenece a un usuario de otro plantel; no se puede enviar a su nombre.", 403)
+    return row["email"]
+
+
+def capture_comment(revision: dict, other: str) -> str:
+    """The event comment: the operator's reason for confirming warnings, and who took it on the device."""
+    parts = [revision.get("confirmado", {}).get("motivo", "")]
+    if other:
+        parts.append(f"Capturada en este equipo por {other}; enviada a su nombre por quien la registra.")
+    return " ".join(p for p in parts if p)
 
 
 async def save_delivery(alumno: dict, up: Upload, actor: Actor) -> dict:
@@ -208,7 +283,7 @@ async def save_delivery(alumno: dict, up: Upload, actor: Actor) -> dict:
         prep = await asyncio.to_thread(prepare_signature, up.firma)
     except images.ImageError as e:
         raise CaptureError(str(e), 422) from None
-    async with db.get_db().transaction():
+    async with student_transaction(alumno["id"]):
         ids = await claim_and_store(clave, "entrega", alumno["id"], actor, digest,
                                     parse_device_time(up.capturado_en), None, prep.firma, None)
         if ids is None:

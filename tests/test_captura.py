@@ -224,12 +224,72 @@ async def test_bad_key_and_wrong_plantel(signed_in):
     assert await db.fetch_val("SELECT count(*) FROM capturas") == 0  # the claimed key rolled back with the refusal
 
 
-async def test_stale_screen_is_refused(signed_in):
-    """When the student changed status since the page was shown, the save is refused (409)."""
-    a = await make_student("aplazado")
+async def test_retoma_requested_meanwhile_is_refused(signed_in):
+    """A capture taken before the student was sent to Retoma (or after it was settled) is refused (409):
+    the operator must see that a reprint is involved."""
     c = await signed_in("plantel")
-    r = await save(c, a["matricula"], clave=uid(), estatus="enrolado")
+    a = await make_student("retoma")
+    r = await save(c, a["matricula"], clave=uid(), estatus="capturado")
     assert r.status_code == 409 and "Otra persona" in (await r.get_json())["error"]
+    b = await make_student("capturado")
+    r = await save(c, b["matricula"], clave=uid(), estatus="retoma")
+    assert r.status_code == 409 and (await r.get_json())["codigo"] == "modificado"
+
+
+async def test_later_capture_wins_whatever_arrives_first(signed_in):
+    """Two captures of one student (a retake on the device): in order both are stored and the later is
+    current; out of order the earlier one is refused honestly and never overwrites the later one."""
+    c = await signed_in("plantel")
+    for order in ("in_order", "reversed"):
+        a = await make_student("enrolado")
+        first = dict(clave=uid(), estatus="enrolado", capturado_en="2026-12-01T10:00:00Z", firma=signature(1))
+        later = dict(clave=uid(), estatus="enrolado", capturado_en="2026-12-01T10:05:00Z", firma=signature(9))
+        sends = [first, later] if order == "in_order" else [later, first]
+        answers = [await save(c, a["matricula"], **kw) for kw in sends]
+        bodies = [await r.get_json() for r in answers]
+        later_body = bodies[1] if order == "in_order" else bodies[0]
+        assert later_body["ok"] is True, (order, bodies)
+        if order == "reversed":
+            assert answers[1].status_code == 409 and bodies[1]["codigo"] == "captura_anterior"
+            assert "Ya hay una captura más reciente de este alumno" in bodies[1]["error"]
+        else:
+            assert [r.status_code for r in answers] == [200, 200]
+        assert (await row(a["id"]))["firma_id"] == later_body["firma_id"], order
+
+
+async def test_two_devices_same_student_same_moment(signed_in):
+    """Captures of one student from several devices at once: no deadlock, no 500; each answer is a 200 or the
+    honest 409, and the student ends with exactly one current capture that was answered 200."""
+    clients = [await signed_in("plantel") for _ in range(4)]
+    for _ in range(3):
+        a = await make_student("enrolado")
+        answers = await asyncio.gather(*(save(cl, a["matricula"], clave=uid(), estatus="enrolado",
+                                              capturado_en=f"2026-12-01T10:00:0{i}Z", firma=signature(i))
+                                         for i, cl in enumerate(clients)))
+        codes = [r.status_code for r in answers]
+        assert set(codes) <= {200, 409} and 200 in codes, codes
+        winners = {(await r.get_json())["firma_id"] for r in answers if r.status_code == 200}
+        assert (await row(a["id"]))["firma_id"] in winners
+
+
+async def test_send_on_behalf_of_a_colleague_is_recorded(signed_in, users):
+    """«Enviar a mi nombre»: the capture is stored under the sender, the event says who took it, and an audit
+    row is written; a user of another plantel cannot be named."""
+    c = await signed_in("plantel")
+    colleague = await db.fetch_val(
+        "INSERT INTO usuarios (email, password_hash, rol, plantel_id) SELECT 'colega@conalepmex.edu.mx', password_hash, "
+        "rol, plantel_id FROM usuarios WHERE id = :u RETURNING id", {"u": users["plantel"]["id"]})
+    a = await make_student("enrolado")
+    r = await save(c, a["matricula"], clave=uid(), capturado_por=str(colleague))
+    assert r.status_code == 200, await r.get_data(as_text=True)
+    event = await db.fetch_one("SELECT usuario_id, comentario FROM eventos WHERE alumno_id = :a AND accion = 'capturar'",
+                               {"a": a["id"]})
+    assert event["usuario_id"] == users["plantel"]["id"] and "colega@conalepmex.edu.mx" in event["comentario"]
+    assert await db.fetch_val("SELECT count(*) FROM accesos_sensibles WHERE recurso = 'envio_a_nombre' AND alumno_id = :a",
+                              {"a": a["id"]}) == 1
+    b = await make_student("enrolado")
+    r = await save(c, b["matricula"], clave=uid(), capturado_por=str(users["plantel_b"]["id"]))
+    assert r.status_code == 403 and "otro plantel" in (await r.get_json())["error"]
 
 
 async def test_html_form_post_redirects_to_saved_page(signed_in):

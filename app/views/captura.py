@@ -51,7 +51,7 @@ async def read_upload(*names: str) -> Upload:
     data = {n: (files[n].read() if n in files else b"") for n in names}
     return Upload(clave=form.get("clave") or None, capturado_en=form.get("capturado_en"),
                   confirmar=form.get("confirmar") in ("1", "on", "true"), motivo=form.get("motivo", ""),
-                  expected=form.get("estatus") or None, **data)
+                  expected=form.get("estatus") or None, extra={"capturado_por": form.get("capturado_por", "")}, **data)
 
 
 def capture_refusal(alumno: dict) -> str:
