@@ -16,6 +16,7 @@ from .formatting import register_filters
 from .menu import menu_for
 from .pgembed import database_url
 from .security import CsrfError, add_headers, check_csrf, csrf_token
+from .urls import require_public_url
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ BLUEPRINTS = (
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the Quart app; the database connects at start-up."""
     settings = settings or Settings()
+    require_public_url(settings)
     app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(
         SETTINGS=settings,

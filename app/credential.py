@@ -22,6 +22,7 @@ from . import db
 from .cards import CardData, card_size, draw_back, draw_front
 from .formatting import TZ, fecha_hora
 from .status import Actor, record_event
+from .urls import public_url
 
 SALT = "verificar-credencial"
 TEMPORAL, DEFINITIVA = "t", "d"
@@ -55,7 +56,7 @@ def verify_url(public_url: str, secret_key: str, kind: str, ref: int) -> str:
 
 def definitive_verify_url(settings, alumno_id: int) -> str:
     """QR URL for a student's printed (definitive) credential; used by the print-order package."""
-    return verify_url(settings.public_url, settings.secret_key, DEFINITIVA, alumno_id)
+    return verify_url(public_url(settings), settings.secret_key, DEFINITIVA, alumno_id)
 
 
 # ---- the PDF --------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ async def issue_temporary(alumno_id: int, actor: Actor, settings) -> Issued:
             {"a": alumno_id, "f": row["foto_id"], "s": row["firma_id"], "v": year, "u": actor.id})
         await record_event(alumno_id, "credencial_temporal", actor, de=row["estatus"], a=row["estatus"],
                            comment=f"Credencial temporal núm. {issue_id}")
-    url = verify_url(settings.public_url, settings.secret_key, TEMPORAL, issue_id)
+    url = verify_url(public_url(settings), settings.secret_key, TEMPORAL, issue_id)
     card = card_data(row, str(year), url, "CREDENCIAL TEMPORAL")
     pdf = await asyncio.to_thread(temporary_pdf, card, now)
     return Issued(issue_id, pdf, f"credencial-temporal-{row['matricula']}.pdf")

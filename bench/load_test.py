@@ -146,7 +146,8 @@ async def pools_from(db_url: str) -> dict:
 
 def start_server(db_url: str, port: int) -> subprocess.Popen:
     """hypercorn with two workers on loopback (as the Procfile runs it)."""
-    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "bench", "DB_POOL_MAX": "10"}
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "bench", "DB_POOL_MAX": "10",
+           "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     subprocess.run([sys.executable, "-m", "app", "seed-demo"], env=env, cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return subprocess.Popen([sys.executable, "-m", "hypercorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",

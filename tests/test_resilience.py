@@ -47,7 +47,7 @@ async def test_database_outage_and_recovery(server_url, tmp_path):
     url = await create_database(server_url, "credresil")
     name = urlsplit(url).path.lstrip("/")
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "x"}
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "x", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", "serve", "--port", str(port),
                                                 cwd=ROOT, env=env, stdout=open(tmp_path / "server.log", "w"),
                                                 stderr=asyncio.subprocess.STDOUT)
