@@ -280,6 +280,7 @@ async def _load(conn, rng: random.Random, students: list[dict], users: dict, now
                 status, t if path else None, t + timedelta(days=len(path)), t + timedelta(days=6) if delivered else None,
                 COMMENTS.get(path[-1], "") if path else "", order, users.get("plantel") if validated else None,
                 t + timedelta(days=2) if validated else None, foto, firma, entrega if delivered else None,
+                t - timedelta(days=1),  # fecha_sae: when the "importar" event says it came from SAE
             )
             if order:
                 item_rows.append((order, aid, False, "", status in ("solicitado", "imprimiendo")))
@@ -288,7 +289,7 @@ async def _load(conn, rng: random.Random, students: list[dict], users: dict, now
         "id", "matricula", "prematricula", "curp", "folio", "nombre", "primer_apellido", "segundo_apellido",
         "plantel_id", "grupo", "carrera_codigo", "semestre", "correo", "institucion_medica", "numero_afiliacion",
         "vigencia", "estatus", "fecha_biometricos", "fecha_estatus", "fecha_entrega", "comentario", "orden_id",
-        "validado_por", "validado_en", "foto_id", "firma_id", "firma_entrega_id"])
+        "validado_por", "validado_en", "foto_id", "firma_id", "firma_entrega_id", "fecha_sae"])
     if bio_rows:
         await conn.copy_records_to_table("biometricos", records=bio_rows, columns=[
             "id", "alumno_id", "tipo", "mime", "datos", "sha256", "bytes", "ancho", "alto", "creado_por", "creado_en"])
