@@ -8,7 +8,8 @@ import logging
 from quart import Quart, g, jsonify, redirect, render_template, request, url_for
 from quart_auth import QuartAuth
 
-from . import db
+from . import db, edge
+from . import offload
 from .compression import gzip_response
 from .auth import AccessDenied, NotSignedIn, enforce_access
 from .config import ROOT, Settings
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     QuartAuth(app)
     register_filters(app)
+    edge.install(app)  # bounded ids and integers, NUL/CR-LF guard, API body parser (app/edge.py)
     for name in BLUEPRINTS:
         module = importlib.import_module(f".views.{name}", __name__)
         app.register_blueprint(module.bp)
@@ -106,6 +108,14 @@ def _install_hooks(app: Quart, settings: Settings) -> None:
         """400 for a missing or stale CSRF token."""
         msg = "La sesión del formulario caducó o no es válida. Recargue la página e intente de nuevo."
         return await render_template("errors/error.html", code=400, message=msg), 400
+
+    @app.errorhandler(offload.Busy)
+    async def busy(_e):
+        """503 with Retry-After when CPU-heavy work is queued to its limit (app/offload.py)."""
+        headers = {"Retry-After": "5"}
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=offload.BUSY_MESSAGE), 503, headers
+        return await render_template("errors/error.html", code=503, message=offload.BUSY_MESSAGE), 503, headers
 
     @app.errorhandler(404)
     async def not_found(_e):

@@ -1,4 +1,4 @@
-"""Command line: python -m app serve | migrate | seed-demo | create-user | import-students FILE | load-sae FILE."""
+"""Command line: python -m app serve | worker | migrate | seed-demo | create-user | import-students FILE | load-sae FILE."""
 from __future__ import annotations
 
 import argparse
@@ -34,14 +34,14 @@ async def _seed_if_empty() -> None:
 
 
 def cmd_serve(args, settings: Settings) -> None:
-    """Migrate, optionally seed the demo, and serve with hypercorn until Ctrl-C."""
+    """Migrate, optionally seed the demo, and serve with hypercorn until Ctrl-C (--demo: with one job worker)."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from . import create_app
+    from . import create_app, jobs
 
     async def main() -> None:
-        await _connected(settings)
+        url = await _connected(settings)
         if args.demo:
             await _seed_if_empty()
         await db.get_db().disconnect()
@@ -49,14 +49,42 @@ def cmd_serve(args, settings: Settings) -> None:
         config = Config()
         config.bind = [f"{args.host}:{args.port}"]
         config.accesslog = "-" if args.access_log else None
-        print(f"Sistema de Credencialización en http://{args.host}:{args.port} (Ctrl-C para detener)")
-        await serve(create_app(settings), config)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(jobs.run_forever(settings, url, stop)) if args.demo or args.worker else None
+        print(f"Sistema de Credencialización en http://{args.host}:{args.port} (Ctrl-C para detener)"
+              + (" con la cola de correos en el mismo proceso" if worker else ""))
+        try:
+            await serve(create_app(settings), config)
+        finally:
+            stop.set()
+            if worker:
+                await worker
 
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
     print("Servidor detenido.")
+
+
+def cmd_worker(_args, settings: Settings) -> None:
+    """Run the background job worker (mail) until Ctrl-C or SIGTERM; reconnects after outages."""
+    import signal
+
+    from . import jobs
+    from .migrate import migrate
+
+    async def main() -> None:
+        url = database_url(settings.database_url)
+        await migrate(url)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        print("Cola de trabajos en marcha (Ctrl-C para detener).")
+        await jobs.run_forever(settings, url, stop)
+
+    asyncio.run(main())
+    print("Cola de trabajos detenida.")
 
 
 def cmd_migrate(_args, settings: Settings) -> None:
@@ -83,7 +111,7 @@ def cmd_create_user(args, settings: Settings) -> None:
     password = os.environ.get("NEW_USER_PASSWORD") or getpass.getpass("Contraseña: ")
     if not os.environ.get("NEW_USER_PASSWORD") and getpass.getpass("Repita la contraseña: ") != password:
         sys.exit("Las contraseñas no coinciden.")
-    if problem := check_password_strength(password):
+    if problem := check_password_strength(password, args.email):
         sys.exit(problem)
 
     async def main() -> None:
@@ -96,7 +124,14 @@ def cmd_create_user(args, settings: Settings) -> None:
                 sys.exit(f"No existe el plantel «{args.plantel}».")
         if (args.role == "plantel") != (plantel_id is not None):
             sys.exit("El perfil plantel requiere --plantel; los demás perfiles no llevan plantel.")
-        user_id = await create_user(args.email, args.role, password, plantel_id, args.nombre or "")
+        from .queries.ordenes import empresa_id as find_empresa  # the printing company, by name or id
+        empresa_id = await find_empresa(args.empresa) if args.empresa else None
+        if args.empresa and empresa_id is None:
+            sys.exit(f"No existe la empresa «{args.empresa}».")
+        if (args.role == "empresa") != (empresa_id is not None):
+            sys.exit("El perfil empresa requiere --empresa; los demás perfiles no llevan empresa.")
+        user_id = await create_user(args.email, args.role, password, plantel_id, args.nombre or "",
+                                    empresa_id=empresa_id)
         print(f"Usuario {args.email} creado (id {user_id}).")
         await db.get_db().disconnect()
     asyncio.run(main())
@@ -182,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     s.add_argument("--demo", action="store_true", help="cargar datos de demostración si la base está vacía")
     s.add_argument("--access-log", action="store_true")
+    s.add_argument("--worker", action="store_true", help="procesar también la cola de correos (implícito con --demo)")
     s.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="procesar la cola de trabajos (correos)").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="aplicar migraciones").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="cargar datos de demostración").set_defaults(func=cmd_seed_demo)
     u = sub.add_parser("create-user", help="crear un usuario")
@@ -190,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("role", choices=["plantel", "estatal", "empresa", "admin"])
     u.add_argument("--plantel", help="nombre o CCT del plantel (perfil plantel)")
     u.add_argument("--nombre")
+    u.add_argument("--empresa", help="nombre o id de la empresa de impresión (perfil empresa)")
     u.set_defaults(func=cmd_create_user)
     i = sub.add_parser("import-students", help="importar alumnos de un archivo CSV o XLSX")
     i.add_argument("file")

@@ -22,6 +22,11 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _env_int(name: str, default: int) -> int:
+    """An integer setting from the environment."""
+    return int(os.environ.get(name) or default)
+
+
 def _int_list(value: str) -> tuple[int, ...]:
     """Parse '1,2,3' into a tuple of ints."""
     return tuple(int(v) for v in value.split(",") if v.strip())
@@ -40,10 +45,21 @@ class Settings:
     smtp_user: str | None = field(default_factory=lambda: os.environ.get("SMTP_USER"))
     smtp_password: str | None = field(default_factory=lambda: os.environ.get("SMTP_PASSWORD"))
     mail_from: str = field(default_factory=lambda: os.environ.get("MAIL_FROM", "credencializacion@conalepmex.edu.mx"))
+    smtp_tls: str = field(default_factory=lambda: os.environ.get("SMTP_TLS", "starttls"))  # starttls | tls | none
+    smtp_timeout: float = field(default_factory=lambda: float(os.environ.get("SMTP_TIMEOUT", "20")))
+    mail_max_attempts: int = field(default_factory=lambda: _env_int("MAIL_MAX_ATTEMPTS", 10))
+    mail_retry_seconds: float = field(default_factory=lambda: float(os.environ.get("MAIL_RETRY_SECONDS", "5")))
     reset_token_minutes: int = 30
-    login_max_failures_account: int = 5
-    login_max_failures_address: int = 20
+    # sign-in throttle: per (address, account) a delay that grows after the free failures, and a
+    # lock at the maximum; per address a lock (docs/security.md)
+    login_max_failures_account: int = field(default_factory=lambda: _env_int("LOGIN_MAX_FAILURES_ACCOUNT", 5))
+    login_max_failures_address: int = field(default_factory=lambda: _env_int("LOGIN_MAX_FAILURES_ADDRESS", 20))
     login_window_minutes: int = 15
+    login_free_failures: int = 2
+    login_delay_seconds: float = field(default_factory=lambda: float(os.environ.get("LOGIN_DELAY_SECONDS", "2")))
+    recovery_max_per_account: int = field(default_factory=lambda: _env_int("RECOVERY_MAX_PER_ACCOUNT", 3))
+    recovery_max_per_address: int = field(default_factory=lambda: _env_int("RECOVERY_MAX_PER_ADDRESS", 10))
+    recovery_window_minutes: int = 60
     db_pool_max: int = field(default_factory=lambda: int(os.environ.get("DB_POOL_MAX", "10")))
     allowed_semesters: tuple[int, ...] = field(default_factory=lambda: _int_list(os.environ.get("SAE_SEMESTRES", "1,2,3,4,5,6")))
     sae_source: str = field(default_factory=lambda: os.environ.get("SAE_SOURCE", "file"))

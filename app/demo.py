@@ -170,12 +170,13 @@ def students_for(rng: random.Random, planteles: list[dict], plan: Plan, today: d
 
 
 async def seed_users() -> None:
-    """The README's demo accounts (password demo1234)."""
+    """The README's demo accounts (password demo1234); the company account belongs to the demo's company."""
     h = hash_password(DEMO_PASSWORD)
     for email, rol, plantel, nombre in DEMO_USERS:
         await db.execute(
-            """INSERT INTO usuarios (email, nombre, password_hash, rol, plantel_id)
-               VALUES (:e, :n, :h, CAST(:r AS rol), (SELECT id FROM planteles WHERE nombre = :p))
+            """INSERT INTO usuarios (email, nombre, password_hash, rol, plantel_id, empresa_id)
+               VALUES (:e, :n, :h, CAST(:r AS rol), (SELECT id FROM planteles WHERE nombre = :p),
+                       CASE WHEN :r = 'empresa' THEN (SELECT min(id) FROM empresas) END)
                ON CONFLICT (email) DO NOTHING""",
             {"e": email, "n": nombre, "h": h, "r": rol, "p": plantel},
         )
@@ -237,7 +238,8 @@ async def _load(conn, rng: random.Random, students: list[dict], users: dict, now
     orders = {}
     for number, estado in ((1, "recibida"), (2, "en_impresion"), (3, "solicitada")):
         orders[number] = await conn.fetchval(
-            "INSERT INTO ordenes_impresion (estado, creada_por, creada_en) VALUES ($1, $2, $3) RETURNING id",
+            """INSERT INTO ordenes_impresion (estado, creada_por, creada_en, empresa_id)
+               VALUES ($1, $2, $3, (SELECT min(id) FROM empresas)) RETURNING id""",
             estado, users["estatal"], now - timedelta(days=40 - number * 10))
     first_id = await conn.fetchval("SELECT nextval('alumnos_id_seq')")
     await conn.execute("SELECT setval('alumnos_id_seq', $1)", first_id + len(students))

@@ -5,6 +5,7 @@ import logging
 
 import asyncpg
 
+from . import jobs
 from .config import ROOT
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ async def migrate(url: str) -> list[str]:
                 await conn.execute("INSERT INTO schema_migrations(name) VALUES ($1)", path.name)
             log.info("applied migration %s", path.name)
             applied.append(path.name)
+        await jobs.install(conn)  # the background job queue's own tables (pgqueuer)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
         await conn.close()

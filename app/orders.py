@@ -43,6 +43,7 @@ async def crear(actor: Actor, plantel_ids: list[int], reimpresiones: bool, empre
         raise OrderError("Su perfil no permite crear órdenes de impresión.")
     if not plantel_ids:
         raise OrderError("Elija al menos un plantel.")
+    empresa_id = await _empresa_de_orden(empresa_id)
     estatus = ["validado", "rechazado"] if reimpresiones else ["validado"]
     async with db.get_db().transaction():
         orden_id = await db.fetch_val(
@@ -54,6 +55,19 @@ async def crear(actor: Actor, plantel_ids: list[int], reimpresiones: bool, empre
             raise OrderError("No hay alumnos disponibles para la orden: los elegidos ya están en otra orden "
                              "abierta o cambiaron de estatus. Revise las cifras e intente de nuevo.")
     return Creada(orden_id, len(done), sum(1 for t in done if t["reimpresion"]), esperados)
+
+
+async def _empresa_de_orden(empresa_id: int | None) -> int:
+    """The company an order goes to: the one chosen, or the only one; every order has one (a company
+    sees only its own orders, so an order without one would reach nobody)."""
+    rows = await q.empresas()
+    if empresa_id is None and len(rows) == 1:
+        return rows[0]["id"]
+    if empresa_id is None:
+        raise OrderError("Elija la empresa de impresión de la orden.")
+    if empresa_id not in {r["id"] for r in rows}:
+        raise OrderError("La empresa de impresión elegida no existe; recargue la página y elija otra.")
+    return empresa_id
 
 
 async def _take_students(orden_id: int, plantel_ids: list[int], estatus: list[str]) -> list[dict]:
@@ -83,13 +97,15 @@ async def _solicitar(orden_id: int, item: dict, actor: Actor) -> bool:
         return False
 
 
-async def marcar(orden_id: int, nuevo: str, actor: Actor, empresa: int | None = None) -> int:
-    """Mark an order "en impresión" (its students → Imprimiendo) or "enviada"; return students moved."""
+async def marcar(orden_id: int, nuevo: str, actor: Actor) -> int:
+    """Mark an order "en impresión" (its students → Imprimiendo) or "enviada"; return students moved.
+    A company user marks only its own company's orders (the scope comes from the account)."""
     if nuevo not in MARCAS:
         raise OrderError("Estado de orden desconocido; use en_impresion o enviada.")
     desde, columna, accion, roles = MARCAS[nuevo]
     if actor.rol not in roles:
         raise OrderError("Su perfil no permite cambiar el estado de la orden.")
+    empresa = await scope_of(actor)
     async with db.get_db().transaction():
         ok = await db.fetch_val(
             f"""UPDATE ordenes_impresion o SET estado = CAST(:n AS orden_estado), {columna} = now(), actualizada_en = now()
@@ -105,6 +121,11 @@ async def marcar(orden_id: int, nuevo: str, actor: Actor, empresa: int | None = 
             await status.transition(item["alumno_id"], accion, actor, orden_id=orden_id, expected="solicitado")
             moved += 1
     return moved
+
+
+async def scope_of(actor: Actor) -> int | None:
+    """The orders an actor may see (queries.ordenes.scope_for of its account's company)."""
+    return q.scope_for(actor.rol, await q.empresa_of(actor.id) if actor.rol == "empresa" else None)
 
 
 async def _why_not_mark(orden_id: int, nuevo: str, desde: str, empresa: int | None) -> str:

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "data"  # photos and the fake camera stream (tests/data/README.md)
 PASSWORD = "clave-segura-1"
 TABLES_TO_CLEAN = ("eventos", "orden_items", "biometricos", "alumnos", "ordenes_impresion", "grupos",
-                   "sesiones", "recuperaciones", "intentos_acceso", "usuarios")
+                   "sesiones", "recuperaciones", "intentos_acceso", "usuarios", "limites_uso")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -132,6 +132,7 @@ async def users(app, password_hash) -> dict[str, dict]:
             "INSERT INTO usuarios (email, password_hash, rol, plantel_id) VALUES (:e, :h, CAST(:r AS rol), :p) RETURNING id",
             {"e": email, "h": password_hash, "r": rol, "p": pid})
         out[key] = {"id": uid, "email": email, "rol": rol, "plantel_id": pid}
+    await db.execute("UPDATE usuarios SET empresa_id = 1 WHERE rol = 'empresa'")  # migration 0005's company
     return out
 
 

@@ -49,7 +49,7 @@ async def test_only_company_users_get_tokens(users):
 async def test_list_detail_and_reprints(client, users):
     """The company lists orders, reads one with its students, and the reprint requests with the reason."""
     oid, students = await _order(users)
-    rej = await make_student("rechazado")
+    rej = await make_student("rechazado", orden_id=oid)  # its card was printed in this company's order
     await db.execute("INSERT INTO eventos (alumno_id, accion, de, a, comentario) VALUES "
                      "(:a, 'rechazar', 'recibido', 'rechazado', 'Color deficiente')", {"a": rej["id"]})
     token = await api_tokens.create_token(users["empresa"]["email"])
@@ -122,7 +122,7 @@ async def test_openapi_documents_every_api_route(app, client):
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
-            path = rule.rule.removeprefix("/api/v1").replace("<int:orden_id>", "{orden_id}")
+            path = rule.rule.removeprefix("/api/v1").replace("<id:orden_id>", "{orden_id}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((path, method.lower()))
     documented = {(p, m) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}

@@ -25,7 +25,9 @@ async def test_search_shows_data_photo_and_order(signed_in, users):
 
 async def test_reject_without_retoma_becomes_reprint_request(signed_in, users):
     """Without retoma → Rechazado with the comment; the company sees the reprint request with it."""
-    s = await make_student("recibido")
+    printed = await db.fetch_val("INSERT INTO ordenes_impresion (creada_por, empresa_id) VALUES (:u, 1) RETURNING id",
+                                 {"u": users["estatal"]["id"]})  # the company's order that printed the card
+    s = await make_student("recibido", orden_id=printed)
     c = await signed_in("plantel")
     r = await post(c, f"/rechazo/{s['matricula']}", {"comentario": "Deficiencia en color y laminado",
                                                       "expected": "recibido"})

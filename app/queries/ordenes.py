@@ -13,15 +13,36 @@ ESPERA = (("capturado", "validación"), ("aplazado", "corrección"), ("validado"
           ("imprimiendo", "recepción"), ("recibido", "entrega"))
 
 
+# The scope of a company user whose account has no company: no order has this company id.
+NINGUNA = 0
+SIN_EMPRESA = "Su cuenta no tiene empresa asignada; pida a la UITI que la asigne."
+
+
+def scope_for(rol: str, empresa_id: int | None) -> int | None:
+    """The orders a user may see: None = every order (estatal, admin); a company user only its company's
+    (NINGUNA when the account has no company: it sees nothing, never everything)."""
+    if rol != "empresa":
+        return None
+    return empresa_id or NINGUNA
+
+
 def _visible(alias: str = "o") -> str:
-    """Condition: the order is visible to the company scope :empresa (NULL = every company)."""
-    return (f"(CAST(:empresa AS int) IS NULL OR {alias}.empresa_id IS NULL "
-            f"OR {alias}.empresa_id = CAST(:empresa AS int))")
+    """Condition: the order belongs to the company scope :empresa (NULL = staff, every order). Orders
+    without a company match no company."""
+    return f"(CAST(:empresa AS int) IS NULL OR {alias}.empresa_id = CAST(:empresa AS int))"
 
 
 async def empresa_of(user_id: int) -> int | None:
-    """The company a user belongs to (None: every company)."""
+    """The company a user belongs to (None: no company assigned)."""
     return await db.fetch_val("SELECT empresa_id FROM usuarios WHERE id = :id", {"id": user_id})
+
+
+async def empresa_id(nombre_o_id: str | int | None) -> int | None:
+    """The id of a printing company given its id or exact name, or None when there is none such."""
+    text = str(nombre_o_id or "").strip()
+    num = int(text) if text.isdigit() and len(text) <= 9 else None
+    return await db.fetch_val("SELECT id FROM empresas WHERE id = :n OR nombre = :t ORDER BY id LIMIT 1",
+                              {"n": num, "t": text})
 
 
 async def empresas() -> list[dict]:
@@ -100,15 +121,17 @@ async def item_by_matricula(orden_id: int, matricula: str) -> dict | None:
                               {"o": orden_id, "m": matricula})
 
 
-async def reimpresiones() -> list[dict]:
-    """Reprint requests: Rechazado students not in an open order, with the rejection reason."""
+async def reimpresiones(empresa: int | None) -> list[dict]:
+    """Reprint requests: Rechazado students not in an open order, with the rejection reason; a company
+    sees those whose card it printed (the student's previous order is its)."""
     return await db.fetch_all(
         f"""SELECT a.id, a.matricula, a.nombre, a.primer_apellido, a.segundo_apellido, p.nombre AS plantel,
                    a.grupo, a.fecha_estatus, a.orden_id AS orden_anterior, {MOTIVO_SQL} AS motivo
             FROM alumnos a JOIN planteles p ON p.id = a.plantel_id
-            WHERE a.estatus = 'rechazado'
+            LEFT JOIN ordenes_impresion o ON o.id = a.orden_id
+            WHERE a.estatus = 'rechazado' AND {_visible()}
               AND NOT EXISTS (SELECT 1 FROM orden_items i WHERE i.alumno_id = a.id AND i.abierto)
-            ORDER BY a.fecha_estatus, a.matricula""")
+            ORDER BY a.fecha_estatus, a.matricula""", {"empresa": empresa})
 
 
 async def espera_por_plantel() -> list[dict]:

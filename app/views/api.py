@@ -6,14 +6,15 @@ Every route is declared @public for the session layer and authenticates itself w
 from __future__ import annotations
 
 import functools
-import json
 from datetime import date, datetime
 
 from quart import Blueprint, Response, g, jsonify, request
 
-from .. import api_tokens, orders
+from .. import api_tokens, orders, ratelimit
+from ..audit import record_read
 from ..auth import public
 from ..config import ROOT
+from ..edge import json_body
 from ..queries import ordenes as q
 from ..security import csrf_exempt
 from ..status import TransitionError
@@ -28,16 +29,28 @@ def _error(message: str, code: int, **headers):
     return jsonify(error=message), code, headers
 
 
+@bp.after_request
+async def no_store(response: Response) -> Response:
+    """API answers carry CURP and NSS: never kept by a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def bearer(view):
-    """Authenticate the request by its bearer token (401 otherwise); sets g.api_user and g.empresa."""
+    """Authenticate the request by its bearer token (401 otherwise; 403 for an account without a company;
+    429 over the per-address or per-token limit); sets g.api_user and g.empresa (its scope)."""
     @functools.wraps(view)
     async def wrapper(*args, **kwargs):
-        """Check the token, then run the view."""
+        """Check the limits and the token, then run the view."""
+        await ratelimit.check("api_address", request.remote_addr or "")
         auth = request.headers.get("Authorization", "")
         found = await api_tokens.user_of(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
         if found is None:
             return _error("Token ausente, inválido o revocado.", 401, **{"WWW-Authenticate": 'Bearer realm="api"'})
-        g.api_user, g.empresa = found
+        g.api_user, g.empresa = found[0], q.scope_for("empresa", found[1])
+        await ratelimit.check("api_token", str(g.api_user.id))
+        if g.empresa == q.NINGUNA:
+            return _error(q.SIN_EMPRESA, 403)
         return await view(*args, **kwargs)
     return wrapper
 
@@ -77,7 +90,7 @@ async def lista():
     return jsonify(ordenes=[_orden_json(r, prog.get(r["id"], {})) for r in rows])
 
 
-@bp.route("/ordenes/<int:orden_id>")
+@bp.route("/ordenes/<id:orden_id>")
 @public
 @bearer
 async def detalle(orden_id: int):
@@ -85,6 +98,7 @@ async def detalle(orden_id: int):
     o = await _orden(orden_id)
     if o is None:
         return _error(f"No existe la orden de impresión {orden_id}.", 404)
+    await record_read("orden_api", detalle=f"orden {orden_id}", usuario_id=g.api_user.id)
     items = [{"matricula": r["matricula"], "nombre": r["nombre"], "primer_apellido": r["primer_apellido"],
               "segundo_apellido": r["segundo_apellido"], "plantel": r["plantel"], "cct": r["cct"],
               "grupo": r["grupo"], "carrera": r["carrera"], "curp": r["curp"], "correo": r["correo"],
@@ -95,7 +109,7 @@ async def detalle(orden_id: int):
     return jsonify({**_orden_json(o, prog), "items": items})
 
 
-@bp.route("/ordenes/<int:orden_id>/paquete")
+@bp.route("/ordenes/<id:orden_id>/paquete")
 @public
 @bearer
 async def paquete(orden_id: int):
@@ -106,7 +120,7 @@ async def paquete(orden_id: int):
     return await package_download(o, g.api_user.id)
 
 
-@bp.route("/ordenes/<int:orden_id>/estado", methods=["POST"])
+@bp.route("/ordenes/<id:orden_id>/estado", methods=["POST"])
 @csrf_exempt
 @public
 @bearer
@@ -114,15 +128,11 @@ async def estado(orden_id: int):
     """Change the order's state: {"estado": "en_impresion"} or {"estado": "enviada"}."""
     if await _orden(orden_id) is None:
         return _error(f"No existe la orden de impresión {orden_id}.", 404)
-    try:
-        body = json.loads(await request.get_data(as_text=True) or "{}")
-    except ValueError:
-        return _error("El cuerpo debe ser JSON: {\"estado\": \"en_impresion\" | \"enviada\"}.", 422)
-    nuevo = body.get("estado") if isinstance(body, dict) else None
+    nuevo = (await json_body({"estado": str}))["estado"]
     if nuevo not in orders.MARCAS:
         return _error("«estado» debe ser «en_impresion» o «enviada».", 422)
     try:
-        moved = await orders.marcar(orden_id, nuevo, g.api_user, g.empresa)
+        moved = await orders.marcar(orden_id, nuevo, g.api_user)
     except TransitionError as e:
         return _error(str(e), 409)
     o = await _orden(orden_id)
@@ -135,7 +145,7 @@ async def estado(orden_id: int):
 @bearer
 async def reimpresiones():
     """Reprint requests: rejected cards waiting for a new order, with the reason."""
-    rows = await q.reimpresiones()
+    rows = await q.reimpresiones(g.empresa)
     return jsonify(reimpresiones=[{"matricula": r["matricula"], "nombre": r["nombre"],
                                    "primer_apellido": r["primer_apellido"], "segundo_apellido": r["segundo_apellido"],
                                    "plantel": r["plantel"], "grupo": r["grupo"], "orden_anterior": r["orden_anterior"],

@@ -1,14 +1,21 @@
 """Acceso al sistema: Iniciar sesión, Cerrar sesión, Recuperar contraseña (manual §5)."""
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from quart import Blueprint, g, redirect, render_template, request, url_for
 
 from .. import auth
-from ..auth import public, roles
+from ..auth import Attempt, public, roles
 
 bp = Blueprint("auth", __name__)
 GENERIC_FAILURE = "Usuario o contraseña incorrectos."
-THROTTLED = "Demasiados intentos fallidos. Espere 15 minutos e intente de nuevo."
+LOCKED = "Demasiados intentos fallidos. Espere {minutos} minutos e intente de nuevo."
+DELAYED = "Demasiados intentos fallidos. Espere {segundos} segundos e intente de nuevo."
+# A local path: one "/", then no second "/" or "\\" (browsers read both as "//host"); no spaces,
+# controls or other characters a browser strips or rewrites before resolving the URL.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*")
 
 
 def _client_ip() -> str:
@@ -16,11 +23,28 @@ def _client_ip() -> str:
     return request.remote_addr or "desconocida"
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+def safe_next(target: str | None) -> str:
+    """Where to go after sign-in: target only if it is a same-origin relative path, else Inicio.
+
+    The one check for every redirect taken from user input (no open redirect: `//evil`,
+    `/\\evil`, `/%09/evil`, `https://evil`, CR/LF and NUL are all refused)."""
+    if target and len(target) <= 2000 and _LOCAL_PATH.fullmatch(target):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("report.inicio")
+
+
+def failure_message(attempt: Attempt) -> str:
+    """The Spanish error for a refused or wrong sign-in, with the tries left or the wait."""
+    if attempt.locked:
+        return LOCKED.format(minutos=max(1, attempt.wait_seconds // 60))
+    if attempt.wait_seconds:
+        return DELAYED.format(segundos=attempt.wait_seconds)
+    if attempt.remaining <= 0:
+        return f"{GENERIC_FAILURE} No quedan intentos: espere unos minutos antes de intentar de nuevo."
+    word = "Queda 1 intento" if attempt.remaining == 1 else f"Quedan {attempt.remaining} intentos"
+    return f"{GENERIC_FAILURE} {word}."
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -33,17 +57,12 @@ async def login():
         return await render_template("auth/login.html", email="", error=None, next=request.args.get("next"))
     form = await request.form
     email, password = form.get("email", "").strip(), form.get("password", "")
-    remember = form.get("remember") == "1"
-    error = None
-    if await auth.too_many_failures(email.lower(), _client_ip()):
-        error = THROTTLED
-    else:
-        user = await auth.authenticate(email, password, _client_ip())
-        if user:
-            await auth.start_session(user["id"], remember)
-            return redirect(_safe_next(form.get("next")))
-        error = GENERIC_FAILURE
-    return await render_template("auth/login.html", email=email, error=error, next=form.get("next")), 401
+    result = await auth.authenticate(email, password, _client_ip())
+    if result.user:
+        await auth.start_session(result.user["id"], form.get("remember") == "1")
+        return redirect(safe_next(form.get("next")))
+    return await render_template("auth/login.html", email=email, error=failure_message(result.attempt),
+                                 next=form.get("next")), 401
 
 
 @bp.route("/logout", methods=["POST"])
@@ -61,7 +80,7 @@ async def recover():
     sent = False
     if request.method == "POST":
         form = await request.form
-        await auth.request_reset(form.get("email", ""))
+        await auth.request_reset(form.get("email", ""), _client_ip())
         sent = True
     return await render_template("auth/recover.html", sent=sent)
 
@@ -70,13 +89,14 @@ async def recover():
 @public
 async def reset(token: str):
     """Choose a new password with a single-use, expiring link."""
-    if await auth.reset_user(token) is None:
+    user = await auth.reset_user(token)
+    if user is None:
         return await render_template("auth/reset.html", invalid=True, error=None), 400
     if request.method == "GET":
         return await render_template("auth/reset.html", invalid=False, error=None)
     form = await request.form
     password, again = form.get("password", ""), form.get("password2", "")
-    error = auth.check_password_strength(password) or (None if password == again else "Las contraseñas no coinciden.")
+    error = auth.check_password_strength(password, user["email"]) or (None if password == again else "Las contraseñas no coinciden.")
     if error:
         return await render_template("auth/reset.html", invalid=False, error=error), 400
     if not await auth.consume_reset(token, password):

@@ -10,7 +10,7 @@ from ..auth import roles
 bp = Blueprint("biometricos", __name__)
 
 
-@bp.route("/biometricos/<int:bio_id>")
+@bp.route("/biometricos/<id:bio_id>")
 @roles("plantel", "estatal", "admin")  # any student, as "Consultar alumno" (manual §13); not the company
 async def imagen(bio_id: int):
     """One stored image version by id."""

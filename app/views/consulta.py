@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
+from ..audit import record_read
 from ..auth import roles
+from ..edge import query_int
 from ..queries import alumnos, consulta
 
 bp = Blueprint("consulta", __name__)
@@ -25,14 +27,7 @@ ACCIONES = {
     "entregar": "Credencial entregada",
 }
 TIPOS = {"foto": "Fotografía", "firma": "Firma", "firma_entrega": "Firma de entregado"}
-
-
-def _page_number(raw: str | None) -> int:
-    """A page number from the query string (1 when missing or bad)."""
-    try:
-        return max(1, min(int(raw or 1), 10_000))
-    except ValueError:
-        return 1
+MAX_PAGE = 10_000
 
 
 @bp.route("/consulta")
@@ -42,19 +37,20 @@ async def buscar():
     q = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()[:100]
     if not q:
         return await render_template("consulta/buscar.html", q="", res=None)
-    res = await consulta.search(q, _page_number(request.args.get("pagina")))
+    res = await consulta.search(q, query_int("pagina", 1, 1, MAX_PAGE))
     if res.single:
         return redirect(url_for("consulta.alumno", alumno_id=res.single["id"]))
     return await render_template("consulta/buscar.html", q=q, res=res)
 
 
-@bp.route("/consulta/<int:alumno_id>")
+@bp.route("/consulta/<id:alumno_id>")
 @roles(*CONSULTA_ROLES)
 async def alumno(alumno_id: int):
-    """Every field, dates, biometrics and history of one student."""
+    """Every field, dates, biometrics and history of one student (each view audited: CURP, NSS, e-mail)."""
     rec = await alumnos.by_id(alumno_id)
     if rec is None:
         abort(404)
+    await record_read("consulta_alumno", alumno_id=alumno_id, plantel_id=rec["plantel_id"])
     return await render_template(
         "consulta/alumno.html", a=rec, q=request.args.get("q", ""), eventos=await consulta.history(alumno_id),
         anteriores=await consulta.older_biometrics(rec), acciones=ACCIONES, tipos=TIPOS)

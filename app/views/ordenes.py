@@ -6,6 +6,7 @@ from quart import Blueprint, Response, abort, current_app, g, redirect, request,
 from .. import orders
 from ..audit import record_read
 from ..auth import roles
+from ..edge import form_ints, query_int
 from ..exports import stream_file
 from ..package import build_package, package_name
 from ..queries import ordenes as q
@@ -14,14 +15,15 @@ from . import is_htmx, render
 
 bp = Blueprint("ordenes", __name__, url_prefix="/ordenes")
 ITEMS_PAGE = 100
+MAX_PAGE = 10_000  # 1,000,000 students: more than any order holds
 # the statuses a student of an order can be in (its progress columns), in report order
 ORDER_STATUSES = tuple(s for s in ESTATUS if s in {"solicitado", "rechazado", "retoma", "imprimiendo", "recibido",
                                                   "entregado"})
 
 
 async def _scope() -> int | None:
-    """The company a company user is limited to (None: every order)."""
-    return await q.empresa_of(g.user.id) if g.user.rol == "empresa" else None
+    """The orders the user may see (None: every order; a company user: its company's only)."""
+    return await orders.scope_of(g.user)
 
 
 async def _orden_or_404(orden_id: int) -> dict:
@@ -36,10 +38,12 @@ async def _orden_or_404(orden_id: int) -> dict:
 @roles("estatal", "empresa", "admin")
 async def lista():
     """Every visible order with its progress, and the reprint requests."""
-    rows = await q.ordenes(await _scope())
+    scope = await _scope()
+    rows = await q.ordenes(scope)
     return await render("ordenes/lista.html", ordenes=rows, progreso=await q.progreso([r["id"] for r in rows]),
-                        reimpresiones=await q.reimpresiones(), estado_label=orders.ESTADO_LABEL,
-                        estatus=ESTATUS, label=LABEL, creada=request.args.get("creada", type=int))
+                        reimpresiones=await q.reimpresiones(scope), estado_label=orders.ESTADO_LABEL,
+                        estatus=ESTATUS, label=LABEL, creada=query_int("creada", None, 0),
+                        aviso=q.SIN_EMPRESA if scope == q.NINGUNA else "")
 
 
 @bp.route("/nueva")
@@ -52,9 +56,7 @@ async def nueva():
 
 def _selection(form) -> tuple[list[int], bool, int | None]:
     """Chosen planteles, whether reprints go in, and the company, from the form."""
-    ids = sorted({int(x) for x in form.getlist("plantel") if x.isdigit()})
-    empresa = form.get("empresa", type=int)
-    return ids, form.get("reimpresiones") == "1", empresa
+    return sorted(set(form_ints(form, "plantel"))), form.get("reimpresiones") == "1", form.get("empresa", type=int)
 
 
 async def _summary(ids: list[int], reimp: bool) -> dict:
@@ -73,12 +75,16 @@ async def revisar():
     """The counts before confirming."""
     ids, reimp, empresa = _selection(await request.form)
     resumen = await _summary(ids, reimp)
-    if not ids or resumen["total"] == 0:
-        msg = "Elija al menos un plantel." if not ids else "Los planteles elegidos no tienen alumnos para imprimir."
+    empresas = {e["id"]: e["nombre"] for e in await q.empresas()}
+    msg = ("Elija al menos un plantel." if not ids else
+           "Los planteles elegidos no tienen alumnos para imprimir." if resumen["total"] == 0 else
+           "La empresa de impresión elegida no existe; elija otra." if empresa is not None and empresa not in empresas
+           else "")
+    if msg:
         return await render("ordenes/nueva.html", candidatos=await q.candidatos(), empresas=await q.empresas(),
                             elegidos=set(ids), reimpresiones=reimp, error=msg), 422
     return await render("ordenes/revisar.html", resumen=resumen, ids=ids, reimpresiones=reimp, empresa=empresa,
-                        empresas={e["id"]: e["nombre"] for e in await q.empresas()})
+                        empresas=empresas)
 
 
 @bp.route("/nueva", methods=["POST"])
@@ -102,30 +108,30 @@ async def _detalle_page(orden: dict, pagina: int = 1, error: str = "", code: int
     return await render("ordenes/detalle.html", o=orden, items=rows, pagina=pagina,
                         paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
                         progreso=(await q.progreso([orden["id"]])).get(orden["id"], {}), estatus=ESTATUS,
-                        label=LABEL, estado_label=orders.ESTADO_LABEL, creada=request.args.get("creada", type=int),
-                        esperados=request.args.get("esperados", type=int), error=error), code
+                        label=LABEL, estado_label=orders.ESTADO_LABEL, creada=query_int("creada", None, 0),
+                        esperados=query_int("esperados", None, 0), error=error), code
 
 
-@bp.route("/<int:orden_id>")
+@bp.route("/<id:orden_id>")
 @roles("estatal", "empresa", "admin")
 async def detalle(orden_id: int):
     """The order page."""
-    return await _detalle_page(await _orden_or_404(orden_id), max(1, request.args.get("pagina", 1, type=int) or 1))
+    return await _detalle_page(await _orden_or_404(orden_id), query_int("pagina", 1, 1, MAX_PAGE))
 
 
-@bp.route("/<int:orden_id>/estado", methods=["POST"])
+@bp.route("/<id:orden_id>/estado", methods=["POST"])
 @roles("estatal", "empresa")
 async def marcar(orden_id: int):
     """Marcar "en impresión" or "enviada"."""
     await _orden_or_404(orden_id)
     try:
-        await orders.marcar(orden_id, (await request.form).get("estado", ""), g.user, await _scope())
+        await orders.marcar(orden_id, (await request.form).get("estado", ""), g.user)
     except TransitionError as e:
         return await _detalle_page(await _orden_or_404(orden_id), error=str(e), code=409)
     return redirect(url_for("ordenes.detalle", orden_id=orden_id))
 
 
-@bp.route("/<int:orden_id>/paquete.zip")
+@bp.route("/<id:orden_id>/paquete.zip")
 @roles("estatal", "empresa", "admin")
 async def paquete(orden_id: int):
     """The order package (ZIP: manifest CSV + XLSX, photos, signatures, CR80 PDF), streamed."""
@@ -163,14 +169,14 @@ async def _refused(orden_id: int, e: TransitionError, **extra):
     return await _recepcion(orden_id, 200 if is_htmx() else 409, error=str(e), **extra)
 
 
-@bp.route("/<int:orden_id>/recepcion")
+@bp.route("/<id:orden_id>/recepcion")
 @roles("estatal")
 async def recepcion(orden_id: int):
     """Recibir orden: all at once, or card by card by scanning each matrícula."""
     return await _recepcion(orden_id)
 
 
-@bp.route("/<int:orden_id>/recepcion/escanear", methods=["POST"])
+@bp.route("/<id:orden_id>/recepcion/escanear", methods=["POST"])
 @roles("estatal")
 async def escanear(orden_id: int):
     """One scanned (or typed) matrícula → Recibido."""
@@ -184,7 +190,7 @@ async def escanear(orden_id: int):
                                          f"{it['segundo_apellido']} {it['nombre']}.")
 
 
-@bp.route("/<int:orden_id>/recepcion/todas", methods=["POST"])
+@bp.route("/<id:orden_id>/recepcion/todas", methods=["POST"])
 @roles("estatal")
 async def recibir_todas(orden_id: int):
     """Every pending card of the order → Recibido."""
@@ -196,7 +202,7 @@ async def recibir_todas(orden_id: int):
     return await _recepcion(orden_id, ok=f"Se recibieron {n} credenciales.")
 
 
-@bp.route("/<int:orden_id>/recepcion/rechazar", methods=["POST"])
+@bp.route("/<id:orden_id>/recepcion/rechazar", methods=["POST"])
 @roles("estatal")
 async def rechazar(orden_id: int):
     """A missing or defective card → Rechazado with a comment."""
@@ -225,7 +231,7 @@ async def seguimiento():
 @roles("estatal", "admin")
 async def espera():
     """The students of one plantel waiting in one status, longest waiting first."""
-    plantel = request.args.get("plantel", type=int)
+    plantel = query_int("plantel")
     est = request.args.get("estatus", "")
     if plantel is None or est not in dict(q.ESPERA):
         abort(404)

@@ -98,4 +98,6 @@ async def padron():
            WHERE a.plantel_id = :p ORDER BY a.matricula""",
         {"p": g.user.plantel_id},
     )
+    from ..audit import record_read  # the whole roster (CURP, NSS, e-mail): audited like the Excel
+    await record_read("padron_offline", plantel_id=g.user.plantel_id, detalle=f"{len(rows)} alumnos")
     return jsonify(user=g.user.id, plantel=g.user.plantel_nombre, alumnos=rows), 200, {"Cache-Control": "no-store"}

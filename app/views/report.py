@@ -28,7 +28,7 @@ async def inicio():
                         estatus=ESTATUS, label=LABEL)
 
 
-@bp.route("/reporte/plantel/<int:plantel_id>.xlsx")
+@bp.route("/reporte/plantel/<id:plantel_id>.xlsx")
 @roles(*REPORT_ROLES)
 async def plantel_xlsx(plantel_id: int):
     """Every student of one plantel as an Excel file, streamed."""
