@@ -26,6 +26,8 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from .formatting import carrera_impresa
+
 # Binary image streams: ASCII85 makes files 25 % larger and, without reportlab's C accelerator,
 # costs ~60 ms per photo in pure Python (set once for the process; the PDFs stay standard).
 rl_config.useA85 = 0
@@ -38,6 +40,9 @@ BAND_H = 7 * mm
 PHOTO_W, PHOTO_H = 21 * mm, 28 * mm
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
 INSTITUTION = "CONALEP Estado de México"
+MIN_PT = 6.0  # smallest text printed on a card (readable at arm's length)
+LEADING = 1.18  # line height as a multiple of the font size
+LEGEND = "Personal e intransferible. En caso de extravío, repórtelo a su plantel."
 
 
 @dataclass
@@ -60,6 +65,7 @@ class CardData:
     firma_png: bytes
     verify_url: str | None = None
     leyenda: str = ""  # e.g. "CREDENCIAL TEMPORAL"
+    logo_png: bytes = b""  # the institution's logo; empty → placeholder_logo() until one is uploaded
 
     @property
     def nombre_completo(self) -> str:
@@ -116,46 +122,109 @@ def _reader(img: Image.Image) -> ImageReader:
     return ImageReader(img.convert("L"))
 
 
-# ---- text helpers --------------------------------------------------------------------------
+# ---- text helpers (never below MIN_PT: long values wrap instead of shrinking) -----------------
 
-def _fit(text: str, font: str, size: float, width: float, min_size: float = 4.0) -> float:
+def _split_word(word: str, font: str, size: float, width: float) -> list[str]:
+    """A word wider than width cut into pieces that fit (long e-mails)."""
+    pieces, cur = [], ""
+    for ch in word:
+        if cur and stringWidth(cur + ch, font, size) > width:
+            pieces.append(cur)
+            cur = ""
+        cur += ch
+    return pieces + [cur] if cur else pieces
+
+
+def wrap(text: str, font: str, size: float, width: float, max_lines: int = 2, first_width: float | None = None) -> list[str]:
+    """text in lines of at most width points (the first line first_width), at most max_lines ('…' ends a cut)."""
+    lines, cur = [], ""
+    for word in (text or "").split():
+        limit = first_width if (first_width is not None and not lines) else width
+        trial = f"{cur} {word}" if cur else word
+        if stringWidth(trial, font, size) <= limit:
+            cur = trial
+            continue
+        if cur:
+            lines.append(cur)
+        pieces = _split_word(word, font, size, width)
+        lines.extend(pieces[:-1])
+        cur = pieces[-1] if pieces else ""
+    lines.append(cur)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and stringWidth(last + "…", font, size) > width:
+            last = last[:-1]
+        lines = lines[:max_lines - 1] + [last + "…"]
+    return lines
+
+
+def _fit(text: str, font: str, size: float, width: float, min_size: float = MIN_PT) -> float:
     """The largest font size ≤ size at which text fits in width (never below min_size)."""
     w = stringWidth(text, font, size)
     return size if w <= width else max(min_size, size * width / w)
 
 
-def _text(c, x: float, y: float, text: str, font: str, size: float, width: float, color=black) -> None:
-    """Draw one line, shrunk to fit width."""
+def _text(c, x: float, y: float, text: str, font: str, size: float, width: float, color=black,
+          max_lines: int = 2) -> float:
+    """Draw text wrapped to width from baseline y; return the baseline after its last line."""
     c.setFillColor(color)
-    c.setFont(font, _fit(text, font, size, width))
-    c.drawString(x, y, text)
+    c.setFont(font, size)
+    for line in wrap(text, font, size, width, max_lines):
+        c.drawString(x, y, line)
+        y -= size * LEADING
+    return y
 
 
-def _field(c, x: float, y: float, label: str, value: str, width: float, size: float = 5.2) -> None:
-    """'LABEL: value' with a bold label, shrunk to fit."""
+def _field(c, x: float, y: float, label: str, value: str, width: float, size: float = MIN_PT,
+           max_lines: int = 2) -> float:
+    """'LABEL value' with a bold label, the value wrapped after it; return the next baseline."""
     value = value or "—"
     lw = stringWidth(label + " ", BOLD, size)
-    total = lw + stringWidth(value, FONT, size)
-    scale = min(1.0, width / total) if total else 1.0
     c.setFillColor(black)
-    c.setFont(BOLD, size * scale)
+    c.setFont(BOLD, size)
     c.drawString(x, y, label)
-    c.setFont(FONT, size * scale)
-    c.drawString(x + lw * scale, y, value)
+    c.setFont(FONT, size)
+    for i, line in enumerate(wrap(value, FONT, size, width, max_lines, first_width=width - lw)):
+        c.drawString(x + (lw if i == 0 else 0), y, line)
+        y -= size * LEADING
+    return y
+
+
+@functools.lru_cache(maxsize=1)
+def placeholder_logo() -> bytes:
+    """Our own neutral logo (PNG, drawn here: a white roundel with a green open book), until one is uploaded."""
+    from PIL import ImageDraw
+
+    side = 240
+    img = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    green = (0, 0x72, 0x3F, 255)
+    d.ellipse((4, 4, side - 4, side - 4), fill=(255, 255, 255, 255), outline=green, width=10)
+    d.polygon([(40, 80), (118, 100), (118, 178), (40, 158)], fill=green)   # left page
+    d.polygon([(122, 100), (200, 80), (200, 158), (122, 178)], fill=green)  # right page
+    d.rectangle((60, 56, 180, 64), fill=green)                             # a line above: the title
+    buf = io.BytesIO()
+    img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
 
 
 def _band(c, x: float, y: float, card: CardData) -> None:
-    """The green top band with the institution and the plantel."""
+    """The green top band: logo, institution, plantel and the legend (e.g. CREDENCIAL TEMPORAL)."""
     c.setFillColor(GREEN)
     c.rect(x, y + CARD_H - BAND_H, CARD_W, BAND_H, stroke=0, fill=1)
-    _text(c, x + MARGIN, y + CARD_H - 3.4 * mm, INSTITUTION, BOLD, 7.5, CARD_W / 2, white)
-    plantel = f"Plantel {card.plantel}" if card.plantel else ""
-    size = _fit(plantel, FONT, 6.5, CARD_W / 2 - 2 * MARGIN)
-    c.setFont(FONT, size)
-    c.drawRightString(x + CARD_W - MARGIN, y + CARD_H - 3.4 * mm, plantel)
+    logo = BAND_H - 1.2 * mm
+    c.drawImage(ImageReader(io.BytesIO(card.logo_png or placeholder_logo())), x + MARGIN,
+                y + CARD_H - BAND_H + 0.6 * mm, logo, logo, mask="auto")
+    tx = x + MARGIN + logo + 1.5 * mm
+    c.setFillColor(white)
+    c.setFont(BOLD, 7)
+    c.drawString(tx, y + CARD_H - 3.3 * mm, INSTITUTION)
     if card.leyenda:
-        c.setFont(BOLD, 5)
-        c.drawString(x + MARGIN, y + CARD_H - 6.0 * mm, card.leyenda)
+        c.setFont(BOLD, MIN_PT)
+        c.drawString(tx, y + CARD_H - 6.0 * mm, card.leyenda)
+    plantel = f"Plantel {card.plantel}" if card.plantel else ""
+    c.setFont(FONT, _fit(plantel, FONT, 7, CARD_W - (tx - x) - stringWidth(INSTITUTION, BOLD, 7) - 3 * mm))
+    c.drawRightString(x + CARD_W - MARGIN, y + CARD_H - 3.3 * mm, plantel)
 
 
 def _outline(c, x: float, y: float) -> None:
@@ -174,67 +243,66 @@ def _image(c, data: bytes, x: float, y: float, w: float, h: float) -> None:
     c.drawImage(ImageReader(io.BytesIO(data)), x, y, w, h, preserveAspectRatio=True, anchor="c")
 
 
-# ---- the two faces -------------------------------------------------------------------------
+# ---- the two faces (manual §8 "Generar credencial temporal") ---------------------------------
 
 def draw_front(c, x: float, y: float, card: CardData) -> None:
-    """The front: band, photo, name, carrera, VIGENCIA, PREMATRÍCULA, CURP, correo, medical data,
-    signature and matrícula."""
+    """The front as the manual shows it: plantel, name, carrera, VIGENCIA and PREMATRÍCULA, CURP, correo
+    institucional, institución médica, número de afiliación; photo, signature and matrícula."""
     c.saveState()
     _outline(c, x, y)
     _band(c, x, y, card)
     top = y + CARD_H - BAND_H - 1.5 * mm
     _image(c, card.foto_jpeg, x + MARGIN, top - PHOTO_H, PHOTO_W, PHOTO_H)
-    tx = x + MARGIN + PHOTO_W + 2.5 * mm
-    tw = x + CARD_W - MARGIN - tx
-    _text(c, tx, top - 3 * mm, card.nombre_completo, BOLD, 7, tw)
-    _text(c, tx, top - 6.2 * mm, card.carrera, FONT, 5.6, tw, GREY)
-    rows = (("VIGENCIA:", card.vigencia_texto), ("PREMATRÍCULA:", card.prematricula), ("CURP:", card.curp),
-            ("CORREO INSTITUCIONAL:", card.correo), ("INSTITUCIÓN MÉDICA:", card.institucion_medica),
-            ("NÚMERO DE AFILIACIÓN:", card.numero_afiliacion))
-    for i, (label, value) in enumerate(rows):
-        _field(c, tx, top - (10 + 3.1 * i) * mm, label, value, tw)
-    sig_y = y + MARGIN + 1 * mm
-    _image(c, card.firma_png, tx, sig_y + 2 * mm, 30 * mm, 7.5 * mm)
-    c.setStrokeColor(GREY)
-    c.setLineWidth(0.3)
-    c.line(tx, sig_y + 1.8 * mm, tx + 30 * mm, sig_y + 1.8 * mm)
-    c.setFillColor(GREY)
-    c.setFont(FONT, 4)
-    c.drawString(tx, sig_y, "Firma del alumno")
     c.setFillColor(black)
     c.setFont(BOLD, 8)
-    c.drawCentredString(x + MARGIN + PHOTO_W / 2, y + MARGIN + 3 * mm, card.matricula)
+    c.drawCentredString(x + MARGIN + PHOTO_W / 2, top - PHOTO_H - 3.6 * mm, card.matricula)
+    tx = x + MARGIN + PHOTO_W + 2 * mm
+    tw = x + CARD_W - MARGIN - tx
+    ty = _text(c, tx, top - 2.6 * mm, card.nombre_completo, BOLD, 7, tw)
+    ty = _text(c, tx, ty, carrera_impresa(card.carrera), FONT, MIN_PT, tw, GREY)
+    ty = _field(c, tx, ty, "VIGENCIA:", f"{card.vigencia_texto}   PREMATRÍCULA: {card.prematricula}", tw, max_lines=1)
+    for label, value in (("CURP:", card.curp), ("CORREO INSTITUCIONAL:", card.correo),
+                         ("INSTITUCIÓN MÉDICA:", card.institucion_medica),
+                         ("NÚMERO DE AFILIACIÓN:", card.numero_afiliacion)):
+        ty = _field(c, tx, ty, label, value, tw)
+    sig_w, sig_h = 24 * mm, 6 * mm
+    sig_x = x + MARGIN
+    _image(c, card.firma_png, sig_x, y + MARGIN + 3 * mm, sig_w, sig_h)
+    c.setStrokeColor(GREY)
+    c.setLineWidth(0.3)
+    c.line(sig_x, y + MARGIN + 2.8 * mm, sig_x + sig_w, y + MARGIN + 2.8 * mm)
+    c.setFillColor(GREY)
+    c.setFont(FONT, MIN_PT)
+    c.drawString(sig_x, y + MARGIN + 0.4 * mm, "Firma del alumno")
     c.restoreState()
 
 
 def draw_back(c, x: float, y: float, card: CardData) -> None:
-    """The back: Code128 of the matrícula, QR to the verification page, legends."""
+    """The back as the manual shows it (plantel, name, carrera, CURP, correo, institución médica, número de
+    afiliación, vigencia, prematrícula), plus the QR to the verification page and the matrícula's Code128."""
     c.saveState()
     _outline(c, x, y)
     _band(c, x, y, card)
-    top = y + CARD_H - BAND_H - 2 * mm
-    qr_side = 24 * mm
+    top = y + CARD_H - BAND_H - 1.5 * mm
+    qr_side = 20 * mm
     if card.verify_url:
         c.drawImage(_reader(qr_image(card.verify_url)), x + CARD_W - MARGIN - qr_side, top - qr_side,
                     qr_side, qr_side)
-        c.setFont(FONT, 4)
+        c.setFont(FONT, MIN_PT)
         c.setFillColor(GREY)
-        c.drawCentredString(x + CARD_W - MARGIN - qr_side / 2, top - qr_side - 2.5 * mm, "Verifique la credencial")
-    tw = CARD_W - 3 * MARGIN - qr_side
-    _text(c, x + MARGIN, top - 3 * mm, card.nombre_completo, BOLD, 6.2, tw)
-    _field(c, x + MARGIN, top - 6.5 * mm, "MATRÍCULA:", card.matricula, tw, 6)
-    _field(c, x + MARGIN, top - 9.5 * mm, "PLANTEL:", card.plantel, tw, 5.2)
-    c.setFont(FONT, 4.6)
-    c.setFillColor(GREY)
-    for i, line in enumerate(("Esta credencial es personal e intransferible y acredita",
-                              "al portador como alumno del CONALEP Estado de México.",
-                              "En caso de extravío, repórtelo a su plantel.")):
-        c.drawString(x + MARGIN, top - (14 + 2.4 * i) * mm, line)
+        c.drawCentredString(x + CARD_W - MARGIN - qr_side / 2, top - qr_side - 2.4 * mm, "Verificar")
+    tx, tw = x + MARGIN, CARD_W - 3 * MARGIN - qr_side
+    ty = _text(c, tx, top - 2.6 * mm, card.nombre_completo, BOLD, 7, tw)
+    ty = _text(c, tx, ty, carrera_impresa(card.carrera), FONT, MIN_PT, tw, GREY)
+    for value in (card.curp, card.correo, card.institucion_medica, card.numero_afiliacion):
+        ty = _text(c, tx, ty, value or "—", FONT, MIN_PT, tw, max_lines=1 if value == card.curp else 2)
+    _field(c, tx, ty, "VIGENCIA:", f"{card.vigencia_texto}   PREMATRÍCULA: {card.prematricula}", tw, max_lines=1)
     bar = code128_image(card.matricula)
-    bar_w, bar_h = min(CARD_W - 2 * MARGIN, bar.width / 3 * 0.75), 9 * mm  # 0.75 pt (0.26 mm) per module
-    bx = x + (CARD_W - bar_w) / 2
-    c.drawImage(_reader(bar), bx, y + MARGIN + 3 * mm, bar_w, bar_h)
+    bar_w, bar_h = min(CARD_W - 2 * MARGIN, bar.width / 3 * 0.75), 7 * mm  # 0.75 pt (0.26 mm) per module
+    c.drawImage(_reader(bar), x + (CARD_W - bar_w) / 2, y + MARGIN + 5.2 * mm, bar_w, bar_h)
     c.setFillColor(black)
-    c.setFont(FONT, 6)
-    c.drawCentredString(x + CARD_W / 2, y + MARGIN + 0.5 * mm, card.matricula)
+    c.setFont(FONT, MIN_PT)
+    c.drawCentredString(x + CARD_W / 2, y + MARGIN + 2.8 * mm, card.matricula)
+    c.setFillColor(GREY)
+    c.drawCentredString(x + CARD_W / 2, y + MARGIN + 0.2 * mm, LEGEND)
     c.restoreState()

@@ -220,10 +220,17 @@ def report_pdf(rows: list[dict], total: dict, title: str, generated: datetime) -
     return buf.getvalue()
 
 
-def download_headers(filename: str, mime: str) -> dict[str, str]:
-    """Headers for an attachment holding personal data (never cached)."""
-    return {"Content-Type": mime, "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store"}
+# A PDF shown in the browser's own viewer: the viewer is a plugin, which the pages' object-src 'none' blocks.
+INLINE_PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
+
+
+def download_headers(filename: str, mime: str, inline: bool = False) -> dict[str, str]:
+    """Headers for a file holding personal data (never cached): an attachment, or shown in a tab when inline."""
+    headers = {"Content-Type": mime, "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
+               "Cache-Control": "no-store"}
+    if inline and mime == "application/pdf":
+        headers["Content-Security-Policy"] = INLINE_PDF_CSP
+    return headers
 
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

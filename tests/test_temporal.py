@@ -59,7 +59,7 @@ async def test_pdf_fields_barcode_and_qr(signed_in, users, app):
     c = await signed_in("plantel")
     r = await generate(c, a["matricula"])
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
-    assert "attachment" in r.headers["Content-Disposition"] and a["matricula"] in r.headers["Content-Disposition"]
+    assert r.headers["Content-Disposition"].startswith("inline") and a["matricula"] in r.headers["Content-Disposition"]
     pdf = await r.get_data()
     reader = PdfReader(io.BytesIO(pdf))
     text = reader.pages[0].extract_text()
@@ -188,3 +188,48 @@ async def test_wrong_check_digit_says_verify(signed_in):
     c = await signed_in("plantel")
     html = await (await c.get("/temporal?matricula=181060495-8")).get_data(as_text=True)
     assert "dígito verificador" in html and "impórtelo desde SAE" not in html
+
+
+def text_runs(pdf: bytes) -> list[tuple[str, float]]:
+    """(text, rendered font size in points) of every text run of the first page."""
+    runs = []
+
+    def visit(text, cm, tm, font, size):
+        """Collect non-blank runs with their size after the text and current matrices."""
+        if text.strip():
+            runs.append((text.strip(), size * tm[3] * cm[3]))
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return runs
+
+
+async def test_card_matches_the_manual_and_text_is_at_least_6_pt(signed_in):
+    """Issue 12 item 14: "PT-B en" career, the back's fields (CURP, correo, institución, afiliación, vigencia,
+    prematrícula), a logo image in the band, and no text under 6 pt."""
+    a = await make_student("validado")
+    c = await signed_in("plantel")
+    pdf = await (await generate(c, a["matricula"])).get_data()
+    runs = text_runs(pdf)
+    small = [(t, round(s, 2)) for t, s in runs if s < 6]
+    assert not small, small
+    texts = [t for t, _ in runs]
+    assert texts.count("PT-B en Electricidad Industrial") == 2  # front and back
+    for value in ("AAMY021208HDFLLHA4", "yalbarran0818@conalepmex.edu.mx", "72795608040", a["prematricula"]):
+        assert sum(value in t for t in texts) >= 2, value  # front and back
+    assert " ".join(texts).count("Instituto Mexicano del Seguro") >= 2  # wraps on the front
+    sizes = {im.image.size for im in PdfReader(io.BytesIO(pdf)).pages[0].images}
+    from app.cards import placeholder_logo
+    from PIL import Image
+    assert Image.open(io.BytesIO(placeholder_logo())).size in sizes  # the band's logo
+
+
+async def test_generate_opens_in_a_new_tab_or_downloads(signed_in):
+    """"Se abrirá": the form targets a new tab and the PDF is inline; «Descargar PDF» is an attachment."""
+    a = await make_student("validado")
+    c = await signed_in("plantel")
+    html = await (await c.get(f"/temporal?matricula={a['matricula']}")).get_data(as_text=True)
+    assert 'target="_blank"' in html and "Descargar PDF" in html and "Se abrirá" in html
+    r = await post(c, f"/temporal/{a['matricula']}/credencial.pdf", {"descargar": "1"})
+    assert r.headers["Content-Disposition"].startswith("attachment")
+    inline = await generate(c, a["matricula"])
+    assert inline.headers["Content-Disposition"].startswith("inline")
+    assert "object-src 'self'" in inline.headers["Content-Security-Policy"]  # the browser's PDF viewer may run

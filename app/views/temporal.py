@@ -1,7 +1,7 @@
 """Imprimir temporal (manual §9): search by matrícula and "Generar credencial temporal" (PDF)."""
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, g
+from quart import Blueprint, Response, current_app, g, request
 
 from ..auth import roles
 from ..capture import CaptureError, lookup
@@ -33,7 +33,7 @@ async def buscar():
 @bp.route("/temporal/<matricula>/credencial.pdf", methods=["POST"])
 @roles("plantel")
 async def pdf(matricula: str):
-    """Record an issue and send the temporary credential PDF."""
+    """Record an issue and send the temporary credential PDF (shown in the tab, or as a download)."""
     try:
         alumno = await lookup(g.user, matricula)
     except CaptureError as e:
@@ -42,4 +42,5 @@ async def pdf(matricula: str):
         return await render("temporal/buscar.html", alumno=alumno, error="", matricula=matricula,
                             refusal=refusal), 409
     issued = await issue_temporary(alumno["id"], g.user, current_app.config["SETTINGS"])
-    return Response(issued.pdf, headers=download_headers(issued.filename, "application/pdf"))
+    inline = (await request.form).get("descargar") != "1"  # "Se abrirá" in a new tab; "Descargar PDF" saves it
+    return Response(issued.pdf, headers=download_headers(issued.filename, "application/pdf", inline=inline))
