@@ -56,7 +56,8 @@ async def nueva():
 
 def _selection(form) -> tuple[list[int], bool, int | None]:
     """Chosen planteles, whether reprints go in, and the company, from the form."""
-    return sorted(set(form_ints(form, "plantel"))), form.get("reimpresiones") == "1", form.get("empresa", type=int)
+    empresa = form.get("empresa", 0 if form.get("empresa") else None, type=int)  # malformed → 0: no such company
+    return sorted(set(form_ints(form, "plantel"))), form.get("reimpresiones") == "1", empresa
 
 
 async def _summary(ids: list[int], reimp: bool) -> dict:
