@@ -1,15 +1,18 @@
 """Installable PWA: manifest, service worker, offline page, outbox page, offline roster, health."""
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
+import secrets
 
 from quart import Blueprint, Response, g, jsonify, render_template, url_for
 
 from .. import db
 from ..auth import public, roles
 from ..config import ROOT
+from ..security import csrf_token
 
 bp = Blueprint("pwa", __name__)
 STATIC = ROOT / "static"
@@ -101,3 +104,26 @@ async def padron():
     from ..audit import record_read  # the whole roster (CURP, NSS, e-mail): audited like the Excel
     await record_read("padron_offline", plantel_id=g.user.plantel_id, detalle=f"{len(rows)} alumnos")
     return jsonify(user=g.user.id, plantel=g.user.plantel_nombre, alumnos=rows), 200, {"Cache-Control": "no-store"}
+
+
+async def device_key(plantel_id: int) -> str:
+    """The plantel's device key (AES-256, base64), created on first use."""
+    key = await db.fetch_val(
+        """WITH new AS (INSERT INTO claves_dispositivo (plantel_id, clave) VALUES (:p, :k)
+                        ON CONFLICT (plantel_id) DO NOTHING RETURNING clave)
+           SELECT clave FROM new UNION ALL SELECT clave FROM claves_dispositivo WHERE plantel_id = :p LIMIT 1""",
+        {"p": plantel_id, "k": secrets.token_bytes(32)})
+    return base64.b64encode(bytes(key)).decode()
+
+
+@bp.route("/pwa/sesion")
+@roles("plantel", "estatal", "empresa", "admin")
+async def sesion():
+    """Who is signed in, for the outbox and the service worker: user, plantel, this session's CSRF token,
+    its expiry, and (plantel users) the key that unlocks this plantel's data kept on the device."""
+    user = g.user
+    expira = await db.fetch_val("SELECT expira_en FROM sesiones WHERE id = :s", {"s": user.session_id})
+    llave = await device_key(user.plantel_id) if user.rol == "plantel" and user.plantel_id else None
+    return jsonify(ok=True, app="credencializacion", user=user.id, email=user.email, rol=user.rol,
+                   plantel_id=user.plantel_id, plantel=user.plantel_nombre, csrf=csrf_token(),
+                   expira=expira.isoformat() if expira else None, llave=llave), 200, {"Cache-Control": "no-store"}

@@ -23,11 +23,15 @@
     const tpl = document.getElementById("captura-sin-conexion");
     const box = document.getElementById("resultado-sin-conexion");
     const matricula = (new URLSearchParams(window.location.search).get("matricula") || "").trim().replace(/['’]/g, "-");
-    if (!tpl || !box || !matricula || !window.Outbox) return;  // nothing typed, or the server answered
+    if (!tpl || !box || !matricula || !window.Vault) return;  // nothing typed, or the server answered
     const input = document.getElementById("matricula");
     if (input) input.value = matricula;
-    const meta = await Outbox.rosterMeta();
-    const student = await Outbox.rosterLookup(matricula);
+    const meta = await Vault.rosterMeta();
+    if (meta && !(await window.PWA.ensureUnlocked(box))) {
+      say(box, "Sin conexión y este equipo está bloqueado: la sesión guardada caducó. Inicie sesión cuando haya internet.");
+      return;
+    }
+    const student = await Vault.rosterLookup(matricula);
     if (!student) {
       say(box, meta ? `Sin conexión: la matrícula ${matricula} no está en el padrón guardado en este equipo. ` +
         window.PWA.describeAge(meta) : "Sin conexión y este equipo no tiene el padrón guardado: use «Preparar sin conexión» " +

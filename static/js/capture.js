@@ -64,6 +64,7 @@
         show(this.video, true);
         show($(this.root, "[data-cam-vivo]"), true);
         this.say(`Cámara lista (${info.width}×${info.height}). Coloque el rostro dentro de la guía y elija «Tomar foto».`);
+        $(this.root, "[data-cam-tomar]").focus();      // the next useful control (keyboard and scanner users)
         await this.fillCameras(info.deviceId);
       } catch (err) {
         this.say(err && err.name ? global.Camera.explain(err) : (err.message || global.Camera.explain(err)), true);
@@ -86,6 +87,7 @@
       show($(this.root, "[data-cam-ajuste]"), true);
       this.draw();
       this.say("Ajuste el zoom y la posición; después elija «Capturar foto».");
+      $(this.root, "[data-cam-capturar]").focus();   // «Tomar foto» is hidden now: keep the focus on the next step
     }
 
     readSliders() {
@@ -244,6 +246,13 @@
       if (checkFirma) checkFirma.checked = !!this.parts.firma.blob;
       this.button.disabled = !done;
       show($(this.form, "[data-confirmar]"), false);
+      this.showBlocks([]);
+    }
+
+    // The photo's hard failures (no face, several faces) beside the photo, when the page has the place.
+    showBlocks(list) {
+      const box = $(this.form, "[data-revision-resultado]");
+      if (box) box.replaceChildren(...list.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
     }
 
     body() {
@@ -273,7 +282,8 @@
         if (this.parts.foto && global.PWA && global.Outbox) await this.saveThroughOutbox();
         else await this.saveDirect();
       } catch (e) {
-        this.error.textContent = "Sin conexión con el servidor: la captura no se guardó. Vuelva a elegir «Guardar».";
+        this.error.textContent = e && e.message && e.message.startsWith("Este equipo está bloqueado") ? e.message :
+          "No se pudo guardar la captura en este equipo. Vuelva a elegir «Guardar».";
       } finally {
         this.button.textContent = label;
         this.button.disabled = false;
@@ -295,17 +305,17 @@
       return f;
     }
 
-    // Toma de biométricos: the capture is written to this device's outbox FIRST, then sent (issue 6).
+    // Toma de biométricos: the capture is written to this device's outbox FIRST (encrypted), then sent; the
+    // page waits a few seconds at most for the answer, never for the whole queue (docs/offline.md).
     async saveThroughOutbox() {
-      let item = await global.Outbox.get(this.key);
-      if (item && item.status !== "sent") {      // a retry of the same capture (e.g. after confirming)
-        Object.assign(item, { fields: this.fields(), status: "pending", nextAttemptAt: 0, leaseUntil: 0 });
-        await global.Outbox.put(item);
-        await global.PWA.drain(true);
-        item = await global.Outbox.get(this.key);
+      const item = await global.Outbox.get(this.key);
+      if (item && !global.Outbox.DONE.has(item.status)) {   // the same capture again (e.g. after confirming)
+        const f = this.fields();
+        if (f.confirmar) await global.Outbox.confirm(this.key, f.motivo, (await global.PWA.owner()).key);
+        else await global.Outbox.retry(this.key);
       } else if (!item) {
         const matricula = this.form.dataset.matricula;
-        item = await global.PWA.enqueue({
+        await global.PWA.enqueue({
           id: this.key, capturedAt: this.capturedAt, url: this.form.action,
           urlTemplate: this.form.dataset.urlTemplate, matricula, label: this.form.dataset.label || matricula,
           fields: this.fields(),
@@ -315,9 +325,11 @@
           },
         });
       }
-      if (item.status === "sent") this.done(item.response || {});
-      else if (item.status === "needs_attention") this.refused(item.response || { error: item.lastError });
-      else this.savedOnDevice();
+      const { item: now, session } = await global.PWA.settle(this.key);
+      if (now.status === "sent") this.done(now.response || {});
+      else if (now.status === "needs_attention") this.refused(now.response || { error: now.lastError });
+      else if (now.status === "superseded") this.refused({ error: now.lastError });
+      else this.savedOnDevice(session === "signed_out" || now.waitFor === "session");
     }
 
     done(data) {
@@ -325,15 +337,24 @@
       global.location.assign(data.siguiente || this.form.dataset.guardadoUrl);
     }
 
-    savedOnDevice() {
+    savedOnDevice(sessionEnded) {
       cleanupAll();
       const box = $(this.form, "[data-guardado-local]");
+      if (sessionEnded && !$(box, "[data-sesion-terminada]")) {
+        const p = Object.assign(document.createElement("p"), { className: "error" });
+        p.dataset.sesionTerminada = "1";
+        p.append("Su sesión terminó: la captura quedó guardada en este equipo y se enviará sola en cuanto ",
+          Object.assign(document.createElement("a"), { href: `/login?next=${encodeURIComponent("/pendientes")}`,
+            textContent: "inicie sesión de nuevo" }), ".");
+        box.append(p);
+      }
       show(box, true);
       this.button.classList.add("hidden");
       box.querySelector("a").focus();
     }
 
     refused(data) {
+      this.showBlocks(data.bloqueos || []);
       if (data.requiere_confirmacion) {
         const box = $(this.form, "[data-advertencias]");
         box.replaceChildren(...data.advertencias.map((w) => Object.assign(document.createElement("p"), { textContent: w })));

@@ -1,30 +1,20 @@
 // The capture outbox in IndexedDB, shared by pages and the service worker (no DOM use here).
-// A capture is written here BEFORE the first network attempt and sent once, in one multipart
-// request carrying its idempotency key (the record id, a UUID made on the device).
-// Statuses: pending → sending → sent | needs_attention. Nothing is dropped silently.
+// A capture is written here BEFORE the first network attempt, encrypted with the plantel's device key
+// (static/js/vault.js), and sent in one multipart request carrying its idempotency key (the record id).
+// It leaves the outbox only on the app's own acknowledgement (JSON naming that key), is sent only in
+// the session of the user who took it, and one student's captures go in the order they were taken.
+// Statuses: pending → sending → sent | superseded | needs_attention. Nothing is dropped silently.
+// Every failure mode and what the operator sees: docs/offline.md.
 "use strict";
 (function (global) {
-  const DB_NAME = "credencializacion";
-  const DB_VERSION = 1;
-  const LEASE_MS = 60 * 1000;        // a "sending" item older than this returns to pending
+  const V = global.Vault;
+  const UPLOAD_TIMEOUT_MS = 30 * 1000;           // an answer that never comes must not hold the queue
+  const LEASE_MS = UPLOAD_TIMEOUT_MS + 15 * 1000;  // a "sending" item older than this returns to pending
   const MAX_BACKOFF_MS = 5 * 60 * 1000;
   const KEEP_SENT_MS = 24 * 3600 * 1000;
-  let dbPromise = null;
+  const DONE = new Set(["sent", "superseded"]);
   const inflight = new Set();  // ids this context is sending right now
-
-  function openDb() {
-    if (!dbPromise) {
-      dbPromise = global.idb.openDB(DB_NAME, DB_VERSION, {
-        upgrade(db) {
-          const outbox = db.createObjectStore("outbox", { keyPath: "id" });
-          outbox.createIndex("createdAt", "createdAt");
-          db.createObjectStore("roster", { keyPath: "matricula" });
-          db.createObjectStore("meta");
-        },
-      });
-    }
-    return dbPromise;
-  }
+  let lastNet = { ok: true, reason: "" };  // the outcome of this context's last request to the server
 
   function uuid() {
     if (global.crypto && global.crypto.randomUUID) return global.crypto.randomUUID();
@@ -39,133 +29,245 @@
     if (global.BroadcastChannel) new global.BroadcastChannel("outbox").postMessage("changed");
   }
 
-  // item: {url, matricula, label, fields: {name: value}, files: {name: {bytes: ArrayBuffer, type, filename}}, csrf}
-  async function add(item) {
+  const db = () => V.openDb();
+  async function all() { return (await db()).getAllFromIndex("outbox", "createdAt"); }
+  async function get(id) { return (await db()).get("outbox", id); }
+  async function put(record) { await (await db()).put("outbox", record); announce(); }
+  async function remove(id) { await (await db()).delete("outbox", id); announce(); }
+
+  // item: {url, urlTemplate, matricula, label, fields, files: {name: {bytes, type, filename}}, id?, capturedAt?}
+  // owner: {user, email, plantel_id, key}: who takes it, and the device key that seals it.
+  async function add(item, owner) {
     const now = Date.now();
-    const record = Object.assign({ id: uuid(), capturedAt: new Date(now).toISOString() }, item, {
-      status: "pending", attempts: 0, nextAttemptAt: 0, leaseUntil: 0, lastError: "", createdAt: now, response: null,
+    const { files, label, fields, ...plain } = item;
+    const sealedFiles = {};
+    for (const [name, f] of Object.entries(files || {})) {
+      sealedFiles[name] = { box: await V.encryptBytes(owner.key, f.bytes), type: f.type, filename: f.filename };
+    }
+    const record = Object.assign({ id: uuid(), capturedAt: new Date(now).toISOString() }, plain, {
+      user: owner.user, email: owner.email, plantel_id: owner.plantel_id,
+      secret: await V.seal(owner.key, { label: label || item.matricula, fields: fields || {} }), files: sealedFiles,
+      status: "pending", attempts: 0, nextAttemptAt: 0, leaseUntil: 0, lastError: "", waitFor: "", createdAt: now,
+      response: null,
     });
-    await (await openDb()).put("outbox", record);
+    await supersedeRefused(record);
+    await (await db()).put("outbox", record);
     announce();
     return record;
   }
 
-  async function all() {
-    return (await openDb()).getAllFromIndex("outbox", "createdAt");
+  // A new capture of a student replaces that student's captures the server refused (e.g. photo warnings).
+  async function supersedeRefused(record) {
+    for (const old of await all()) {
+      if (old.matricula === record.matricula && old.user === record.user && old.status === "needs_attention") {
+        Object.assign(old, { status: "superseded", files: {}, lastError: "Reemplazada por una captura más reciente.",
+          sentAt: Date.now() });
+        await put(old);
+      }
+    }
   }
 
-  async function get(id) { return (await openDb()).get("outbox", id); }
+  // The decrypted label, fields and (when withFiles) file bytes of a record, or null without the key.
+  async function reveal(record, key, withFiles) {
+    if (!key || !record.secret) return null;
+    try {
+      const out = await V.open(key, record.secret);
+      out.files = {};
+      if (withFiles) {
+        for (const [name, f] of Object.entries(record.files || {})) {
+          out.files[name] = { bytes: await V.decryptBytes(key, f.box), type: f.type, filename: f.filename };
+        }
+      }
+      return out;
+    } catch (e) {
+      return null;
+    }
+  }
 
-  async function put(record) { await (await openDb()).put("outbox", record); announce(); }
-
-  async function remove(id) { await (await openDb()).delete("outbox", id); announce(); }
-
-  async function counts() {
-    const items = await all();
-    const c = { pending: 0, sending: 0, sent: 0, needs_attention: 0 };
-    items.forEach((i) => { c[i.status] = (c[i.status] || 0) + 1; });
+  async function counts(user) {
+    const c = { pending: 0, sending: 0, sent: 0, superseded: 0, needs_attention: 0, others: 0 };
+    for (const i of await all()) {
+      if (user && i.user !== user) { if (!DONE.has(i.status)) c.others += 1; continue; }
+      c[i.status] = (c[i.status] || 0) + 1;
+    }
     c.waiting = c.pending + c.sending + c.needs_attention;
     return c;
   }
 
   function due(item, now, force) {
     if (item.status === "sending") return item.leaseUntil < now;  // abandoned by a closed tab
-    return item.status === "pending" && (force || item.nextAttemptAt <= now);
+    return item.status === "pending" && (force || item.waitFor === "session" || item.nextAttemptAt <= now);
   }
 
-  function formOf(item, csrf) {
+  function formOf(item, open) {
     const fd = new FormData();
-    Object.entries(item.fields || {}).forEach(([k, v]) => fd.append(k, v));
-    Object.entries(item.files || {}).forEach(([k, f]) => fd.append(k, new Blob([f.bytes], { type: f.type }), f.filename));
+    Object.entries(open.fields || {}).forEach(([k, v]) => fd.append(k, v));
+    Object.entries(open.files).forEach(([k, f]) => fd.append(k, new Blob([f.bytes], { type: f.type }), f.filename));
     fd.append("clave", item.id);
     fd.append("capturado_en", item.capturedAt);
+    if (item.takenBy) fd.append("capturado_por", String(item.takenBy));
     return fd;
   }
 
+  // The Spanish reason of a refusal: our JSON's `error`, our HTML error page's message, or the status.
   async function errorText(res) {
+    const text = await res.clone().text().catch(() => "");
     try {
-      const body = await res.clone().json();
-      if (body && body.error) return body.error;
+      const body = JSON.parse(text);
+      if (body && typeof body.error === "string") return body.error;
     } catch (e) { /* not JSON */ }
-    return `Error ${res.status} del servidor`;
+    const m = /<p[^>]*data-mensaje[^>]*>([\s\S]*?)<\/p>/.exec(text);
+    if (m) return m[1].replace(/<[^>]*>/g, "").replace(/&#(\d+);/g, (_, d) => String.fromCharCode(+d))
+      .replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&").trim();
+    if ([502, 503, 504].includes(res.status)) return `El servidor no está disponible (error ${res.status}); se reintentará solo.`;
+    return `El servidor respondió con un error ${res.status}; se reintentará solo.`;
   }
 
-  // One attempt for one item; returns the updated record.
-  async function sendOne(item, csrf) {
+  // One attempt for one item in session s; returns "sent" | "refused" | "retry" | "offline" | "signed_out" |
+  // "csrf" (our form-token refusal, when mayRetryToken).
+  async function sendOne(item, s, mayRetryToken) {
+    const open = await reveal(item, s.key, true);
+    if (!open) {
+      await retryLater(item, "No se pudo descifrar la captura con la llave de este plantel.", "attention");
+      return "refused";
+    }
     item.status = "sending";
     item.leaseUntil = Date.now() + LEASE_MS;
     item.attempts += 1;
     await put(item);
     inflight.add(item.id);
     try {
-      return await attempt(item, csrf);
+      return await attempt(item, open, s, mayRetryToken);
     } finally {
       inflight.delete(item.id);
     }
   }
 
-  async function attempt(item, csrf) {
-    let res;
+  async function post(item, open, s) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), UPLOAD_TIMEOUT_MS);
     try {
-      res = await global.fetch(item.url, {
-        method: "POST", body: formOf(item, csrf), credentials: "same-origin", redirect: "manual",
-        headers: { "X-CSRF-Token": csrf || item.csrf || "", Accept: "application/json", "X-Outbox": "1" },
+      return await global.fetch(item.url, {
+        method: "POST", body: formOf(item, open), credentials: "same-origin", redirect: "manual", signal: ctl.signal,
+        headers: { "X-CSRF-Token": s.csrf || "", Accept: "application/json", "X-Outbox": "1" },
       });
-    } catch (e) {
-      return retryLater(item, "Sin conexión con el servidor");
+    } finally {
+      clearTimeout(timer);
     }
-    if (res.ok) {
-      item.status = "sent";
-      item.response = await res.clone().json().catch(() => ({}));
-      item.files = {};  // the bytes are on the server now; keep the record for the list
-      item.sentAt = Date.now();
-      item.lastError = "";
-      await put(item);
-      return item;
-    }
-    if (res.type === "opaqueredirect" || res.status === 401) {
-      return retryLater(item, "La sesión terminó: inicie sesión para enviar.", true);
-    }
-    if (res.status === 409 || res.status === 422) {
-      item.status = "needs_attention";
-      item.lastError = await errorText(res);
-      item.response = await res.clone().json().catch(() => null);
-      await put(item);
-      return item;
-    }
-    if (res.status === 400 || res.status === 403) {
-      return retryLater(item, await errorText(res), true);
-    }
-    return retryLater(item, await errorText(res));
   }
 
-  async function retryLater(item, message, noBackoff) {
+  async function attempt(item, open, s, mayRetryToken) {
+    let res;
+    try {
+      res = await post(item, open, s);
+    } catch (e) {
+      const why = e.name === "AbortError"
+        ? "El servidor no respondió a tiempo; se reintentará (si ya la recibió, no se duplica)."
+        : "Sin conexión con el servidor; se enviará al regresar la conexión.";
+      lastNet = { ok: false, reason: why };
+      await retryLater(item, why);
+      return "offline";
+    }
+    const body = await res.clone().json().catch(() => null);
+    if (res.ok && body && body.ok === true && body.clave === item.id) return markSent(item, body);
+    if (res.type === "opaqueredirect" || res.status === 401) {
+      await retryLater(item, "La sesión terminó: inicie sesión de nuevo y la captura se enviará sola.", "session");
+      return "signed_out";
+    }
+    if (res.ok || res.status === 511 || (res.status < 500 && !isOurs(res, body))) {
+      // a captive portal, proxy or login page answered, not the app: nothing was delivered
+      lastNet = { ok: false, reason: "portal" };
+      await retryLater(item, "La respuesta no vino del sistema (¿página de acceso a la red Wi-Fi o proxy?); se reintentará.");
+      return "offline";
+    }
+    lastNet = { ok: true, reason: "" };
+    if (res.status === 400 && !body && mayRetryToken) {
+      Object.assign(item, { status: "pending", nextAttemptAt: 0, leaseUntil: 0 });
+      await put(item);
+      return "csrf";
+    }
+    if (res.status === 409 && body && body.codigo === "captura_anterior") {
+      return markDone(item, "superseded", body, body.error);
+    }
+    if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) {
+      Object.assign(item, { status: "needs_attention", lastError: await errorText(res), response: body, leaseUntil: 0 });
+      await put(item);
+      return "refused";
+    }
+    await retryLater(item, await errorText(res));
+    return [502, 503, 504].includes(res.status) ? "offline" : "retry";
+  }
+
+  // Our app answers refusals as JSON {ok: false, error} or with its HTML error page (data-mensaje).
+  function isOurs(res, body) {
+    if (body) return body.ok === false && typeof body.error === "string";
+    return (res.headers.get("Content-Type") || "").startsWith("text/html") && res.headers.has("Content-Security-Policy");
+  }
+
+  async function markSent(item, body) {
+    lastNet = { ok: true, reason: "" };
+    return markDone(item, "sent", body, "");
+  }
+
+  async function markDone(item, status, body, message) {
+    Object.assign(item, { status, response: body, files: {}, sentAt: Date.now(), lastError: message || "",
+      leaseUntil: 0, waitFor: "" });  // the bytes are on the server (or superseded there); keep the record for the list
+    await put(item);
+    return status === "sent" ? "sent" : "refused";
+  }
+
+  async function retryLater(item, message, waitFor) {
+    if (waitFor === "attention") {
+      Object.assign(item, { status: "needs_attention", lastError: message, leaseUntil: 0 });
+      await put(item);
+      return item;
+    }
     item.status = "pending";
     item.lastError = message;
     item.leaseUntil = 0;
-    const wait = noBackoff ? 15000 : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(item.attempts, 9));
-    item.nextAttemptAt = Date.now() + wait;
+    item.waitFor = waitFor || "";
+    item.nextAttemptAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(item.attempts, 9));
     await put(item);
     return item;
   }
 
+  // Send what is due for the signed-in user, oldest first. A failure of one student's capture holds that
+  // student's later captures back (order per student); no network, no session or a portal stops the drain.
   async function drainLocked(opts) {
-    const now = Date.now();
-    const items = (await all()).filter((i) => due(i, now, opts.force));
-    let sent = 0;
-    for (const item of items) {
+    const s = opts.session && opts.session.state === "ok" ? opts.session : await V.session();
+    const result = { sent: 0, session: s.state };
+    if (s.state !== "ok") {
+      lastNet = { ok: false, reason: s.state };
+      return result;
+    }
+    lastNet = { ok: true, reason: "" };
+    const held = new Set();
+    let retriedCsrf = false;  // at most one fresh token per drain
+    for (const item of await all()) {
+      if (item.user !== s.user || item.plantel_id !== s.plantel_id || held.has(item.matricula)) continue;
       const fresh = await get(item.id);  // another context may have handled it meanwhile
-      if (!fresh || !due(fresh, Date.now(), opts.force)) continue;
-      const result = await sendOne(fresh, opts.csrf);
-      if (result.status === "sent") sent += 1;
-      else if (result.status === "pending" && result.lastError.startsWith("Sin conexión")) break;  // stay in order
+      if (!fresh || !due(fresh, Date.now(), opts.force)) {
+        if (fresh && !DONE.has(fresh.status) && fresh.status !== "needs_attention") held.add(fresh.matricula);
+        continue;
+      }
+      let outcome = await sendOne(fresh, s, !retriedCsrf);
+      if (outcome === "csrf") {
+        // our form-token refusal: the token rotated meanwhile; ask the session again, retry once
+        retriedCsrf = true;
+        const again = await V.session();
+        if (again.state === "ok") s.csrf = again.csrf;
+        outcome = await sendOne(await get(fresh.id), s, false);
+      }
+      if (outcome === "sent") result.sent += 1;
+      else if (outcome === "offline" || outcome === "signed_out") { result.session = outcome; break; }
+      else if (outcome === "retry") held.add(fresh.matricula);
     }
     await prune();
-    return sent;
+    return result;
   }
 
-  // One drain at a time across tabs and the service worker (Web Locks where available): a drain
-  // asked for while another runs waits for it, then sends whatever is still due.
+  // One drain at a time across tabs and the service worker (Web Locks where available). Nothing waits on a
+  // drain forever: every request in it has a timeout.
   async function drain(opts) {
     opts = opts || {};
     if (global.navigator && global.navigator.locks) {
@@ -176,7 +278,7 @@
 
   async function prune() {
     const old = Date.now() - KEEP_SENT_MS;
-    for (const i of await all()) if (i.status === "sent" && i.sentAt < old) await remove(i.id);
+    for (const i of await all()) if (DONE.has(i.status) && i.sentAt < old) await remove(i.id);
   }
 
   // The page is going away mid-send: hand its items back at once instead of waiting for the
@@ -191,42 +293,51 @@
     }
   }
 
+  // "Reintentar" (a "sending" item only once its lease has run out: it may still be on its way).
   async function retry(id) {
     const item = await get(id);
-    if (!item) return;
-    item.status = "pending"; item.nextAttemptAt = 0; item.leaseUntil = 0;
+    if (!item || DONE.has(item.status) || (item.status === "sending" && item.leaseUntil >= Date.now())) return false;
+    Object.assign(item, { status: "pending", nextAttemptAt: 0, leaseUntil: 0 });
     await put(item);
+    return true;
   }
 
-  async function reassign(id, matricula, url) {
+  // "Confirmo que la captura es correcta" with a motivo, for a capture refused for photo warnings.
+  async function confirm(id, motivo, key) {
     const item = await get(id);
-    if (!item) return;
-    item.matricula = matricula; item.url = url; item.label = matricula;
-    item.fields = Object.assign({}, item.fields, { matricula });
-    item.id = uuid();  // a different student is a different capture: new idempotency key
-    await (await openDb()).delete("outbox", id);
-    item.status = "pending"; item.nextAttemptAt = 0; item.lastError = "";
+    const open = item && (await reveal(item, key, false));
+    if (!open || item.status === "sending" || DONE.has(item.status)) return false;
+    open.fields = Object.assign({}, open.fields, { confirmar: "1", motivo });
+    item.secret = await V.seal(key, { label: open.label, fields: open.fields });
+    Object.assign(item, { status: "pending", nextAttemptAt: 0, lastError: "", response: null });
     await put(item);
+    return true;
   }
 
-  // Roster for offline look-up ("Preparar sin conexión").
-  async function saveRoster(students, meta) {
-    const db = await openDb();
-    const tx = db.transaction(["roster", "meta"], "readwrite");
-    await tx.objectStore("roster").clear();
-    for (const s of students) tx.objectStore("roster").put(s);
-    tx.objectStore("meta").put(meta, "roster");
-    await tx.done;
+  // "Enviar a mi nombre": a colleague of the same plantel takes over a capture left on this device.
+  async function adopt(id, s) {
+    const item = await get(id);
+    if (!item || item.plantel_id !== s.plantel_id || item.user === s.user || DONE.has(item.status)) return false;
+    Object.assign(item, { takenBy: item.takenBy || item.user, takenByEmail: item.takenByEmail || item.email,
+      user: s.user, email: s.email, status: "pending", nextAttemptAt: 0, leaseUntil: 0, waitFor: "" });
+    await put(item);
+    return true;
   }
 
-  async function rosterMeta() { return (await openDb()).get("meta", "roster"); }
-  async function rosterLookup(matricula) { return (await openDb()).get("roster", matricula); }
-  async function clearRoster() {
-    const db = await openDb();
-    await db.clear("roster");
-    await db.delete("meta", "roster");
+  async function reassign(id, matricula, url, key) {
+    const item = await get(id);
+    const open = item && (await reveal(item, key, false));
+    if (!open || item.status === "sending" || DONE.has(item.status)) return false;
+    open.fields = Object.assign({}, open.fields, { matricula });
+    Object.assign(item, { matricula, url, status: "pending", nextAttemptAt: 0, lastError: "", response: null,
+      secret: await V.seal(key, { label: matricula, fields: open.fields }) });
+    const old = item.id;
+    item.id = uuid();  // a different student is a different capture: new idempotency key
+    await (await db()).delete("outbox", old);
+    await put(item);
+    return true;
   }
 
-  global.Outbox = { add, all, get, put, remove, counts, drain, retry, reassign, uuid, releaseInflight,
-    saveRoster, rosterMeta, rosterLookup, clearRoster };
+  global.Outbox = { add, all, get, put, remove, counts, drain, retry, confirm, adopt, reassign, reveal, uuid,
+    releaseInflight, lastNet: () => lastNet, DONE };
 })(self);

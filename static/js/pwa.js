@@ -1,13 +1,15 @@
-// PWA glue on every page: service worker registration and updates, online/offline pill,
-// pending-captures badge, outbox draining triggers, offline roster refresh, logout warning.
+// PWA glue on every page: service worker registration and updates, the connection pill, the pending
+// badge, outbox draining triggers, the encrypted offline roster, unlocking it offline, the sign-out
+// warning. What each failure looks like to the operator: docs/offline.md.
 "use strict";
 (function () {
   const body = document.body;
-  const userId = body.dataset.userId || "";
+  const userId = body.dataset.userId ? Number(body.dataset.userId) : null;
   const isPlantel = body.dataset.rol === "plantel";
-  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const ROSTER_MAX_AGE_MS = 12 * 3600 * 1000;
   const DRAIN_EVERY_MS = 15 * 1000;  // cheap: nothing is sent (not even a probe) when nothing waits
+  const SETTLE_MS = 10 * 1000;       // "Guardar" waits at most this long for the server's answer
+  let current = null;                // the last answer of /pwa/sesion in this page
 
   // ---- service worker and "Nueva versión disponible" -------------------------------------
   function offerUpdate(worker) {
@@ -41,77 +43,107 @@
     return reg;
   }
 
-  // ---- online / offline ---------------------------------------------------------------------
-  async function probe() {
-    // navigator.onLine only means "a link exists"; a captive portal answers HTML, not our JSON.
-    if (!navigator.onLine) return false;
-    try {
-      const res = await fetch("/salud", { cache: "no-store", headers: { Accept: "application/json" } });
-      const data = await res.json();
-      return res.ok && data.ok === true;
-    } catch (e) {
-      return false;
+  // ---- the connection pill: the browser's link AND the last request to our server ------------------
+  const NET_TEXT = { ok: "En línea", offline: "Sin conexión", unreachable: "Sin conexión con el servidor",
+    signed_out: "Sesión terminada" };
+
+  function showNet(state) {
+    const pill = document.getElementById("net-status");
+    body.dataset.online = state === "ok" ? "1" : "0";
+    body.dataset.net = state;
+    if (!pill) return;
+    pill.textContent = NET_TEXT[state] || NET_TEXT.unreachable;
+    pill.classList.toggle("offline", state !== "ok");
+    if (state === "signed_out") {
+      const a = Object.assign(document.createElement("a"), { href: `/login?next=${encodeURIComponent(location.pathname)}`,
+        textContent: " — Iniciar sesión" });
+      pill.append(a);
     }
   }
 
-  function showNet(online) {
-    const pill = document.getElementById("net-status");
-    if (!pill) return;
-    pill.textContent = online ? "En línea" : "Sin conexión";
-    pill.classList.toggle("offline", !online);
-    body.dataset.online = online ? "1" : "0";
-  }
-
-  async function refreshNet() {
-    const online = await probe();
-    showNet(online);
-    return online;
+  // Ask the server who is signed in (also the connectivity probe: only our own JSON counts).
+  async function refreshSession() {
+    if (!navigator.onLine) { showNet("offline"); return { state: "unreachable", reason: "offline" }; }
+    current = await Vault.session();
+    if (current.state === "signed_out") await Vault.wipe();   // the server says the session ended
+    if (current.state === "ok" && current.user !== userId && userId) window.location.reload();  // another user
+    showNet(current.state === "ok" ? "ok" : current.state === "signed_out" ? "signed_out" : "unreachable");
+    return current;
   }
 
   // ---- outbox badge and draining -----------------------------------------------------------
   async function refreshBadge() {
     const badge = document.getElementById("pending-count");
     if (!badge || !window.Outbox) return;
-    const c = await Outbox.counts();
+    const c = await Outbox.counts(userId);
     badge.textContent = String(c.waiting);
     badge.classList.toggle("hidden", c.waiting === 0);
     badge.classList.toggle("attention", c.needs_attention > 0);
     badge.title = `${c.pending + c.sending} pendientes de enviar, ${c.needs_attention} requieren atención`;
+    if (c.waiting > 0) keepStorage();
   }
 
   async function drain(force) {
-    if (!window.Outbox || !userId) return 0;
-    const waiting = await Outbox.counts();
-    if (waiting.pending + waiting.sending === 0) return 0;
-    if (!(await refreshNet())) return 0;
-    const sent = await Outbox.drain({ csrf: csrf(), force });
+    if (!window.Outbox || !userId || !isPlantel) return { sent: 0, session: "none" };
+    const c = await Outbox.counts(userId);
+    if (c.pending + c.sending === 0) return { sent: 0, session: current ? current.state : "none" };
+    const s = await refreshSession();
+    if (s.state !== "ok") return { sent: 0, session: s.state };
+    const result = await Outbox.drain({ force, session: s });
+    const net = Outbox.lastNet();
+    showNet(net.ok ? "ok" : result.session === "signed_out" ? "signed_out" : "unreachable");
     await refreshBadge();
-    return sent;
+    return result;
   }
-  // Write a capture to the outbox first, then try the network (Background Sync where available).
+
+  // Who takes a capture and the key that seals it: this session, or this tab's key while offline.
+  async function owner() {
+    const key = (current && current.key) || (await Vault.localKey());
+    if (!key) throw new Error("Este equipo está bloqueado: escriba su contraseña para usar los datos guardados.");
+    return { user: userId, email: body.dataset.email || "", plantel_id: Number(body.dataset.plantelId) || null, key };
+  }
+
+  // Write a capture to the outbox first; then try the network without making "Guardar" wait on it:
+  // the answer is awaited at most SETTLE_MS (a hung upload keeps going in the background).
   async function enqueue(item) {
-    const record = await Outbox.add(Object.assign({ csrf: csrf() }, item));
+    const record = await Outbox.add(item, await owner());
     await refreshBadge();
     const reg = window.PWA.registration;
     if (reg && reg.sync) {
       try { await reg.sync.register("outbox"); } catch (e) { /* not allowed: timers and events drain */ }
     }
-    await drain(true);
-    return Outbox.get(record.id);
+    return record;
   }
-  window.PWA = { drain, enqueue, refreshBadge, refreshNet, csrf };
 
-  // ---- roster for offline look-up ---------------------------------------------------------------
+  async function settle(id) {
+    const tried = drain(true).catch(() => ({ session: "unreachable" }));
+    const result = await Promise.race([tried, new Promise((r) => setTimeout(() => r({ session: "timeout" }), SETTLE_MS))]);
+    return { item: await Outbox.get(id), session: result.session };
+  }
+  const csrf = () => (current && current.csrf) || (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  window.PWA = { drain, enqueue, settle, refreshBadge, refreshSession, owner, csrf, session: () => current };
+
+  // ---- storage that the browser will not evict silently -------------------------------------
+  async function keepStorage() {
+    if (!navigator.storage || !navigator.storage.persist) return null;
+    if (await navigator.storage.persisted()) return true;
+    return navigator.storage.persist().catch(() => false);
+  }
+  window.PWA.keepStorage = keepStorage;
+
+  // ---- roster for offline look-up (encrypted) -------------------------------------------------------
   async function refreshRoster(force) {
-    if (!isPlantel || !window.Outbox) return null;
-    const meta = await Outbox.rosterMeta();
+    if (!isPlantel || !current || current.state !== "ok" || !current.key) return Vault.rosterMeta();
+    const meta = await Vault.rosterMeta();
     const stale = !meta || meta.user !== userId || Date.now() - meta.savedAt > ROSTER_MAX_AGE_MS;
     if (!force && !stale) return meta;
     const res = await fetch("/pwa/padron.json", { cache: "no-store", headers: { Accept: "application/json" } });
     if (!res.ok) throw new Error(`Error ${res.status}`);
     const data = await res.json();
-    const newMeta = { user: userId, plantel: data.plantel, savedAt: Date.now(), count: data.alumnos.length };
-    await Outbox.saveRoster(data.alumnos, newMeta);
+    const newMeta = { user: userId, plantel: data.plantel, savedAt: Date.now(), count: data.alumnos.length,
+      expira: current.expira };
+    await Vault.saveRoster(data.alumnos, newMeta, current.key);
+    keepStorage();
     return newMeta;
   }
   window.PWA.refreshRoster = refreshRoster;
@@ -121,7 +153,7 @@
     const minutes = Math.round((Date.now() - meta.savedAt) / 60000);
     const age = minutes < 1 ? "hace menos de un minuto" : minutes < 60 ? `hace ${minutes} min` :
       `hace ${Math.round(minutes / 60)} h`;
-    return `Padrón de ${meta.plantel} guardado en este equipo ${age} (${meta.count} alumnos).`;
+    return `Padrón de ${meta.plantel} guardado (cifrado) en este equipo ${age} (${meta.count} alumnos).`;
   }
   window.PWA.describeAge = describeAge;
 
@@ -129,11 +161,13 @@
     const btn = document.getElementById("prepare-offline");
     const out = document.getElementById("roster-age");
     if (!btn || !out) return;
-    Outbox.rosterMeta().then((m) => { out.textContent = describeAge(m); });
+    Vault.rosterMeta().then((m) => { out.textContent = describeAge(m); });
     btn.addEventListener("click", async () => {
       btn.disabled = true;
       out.textContent = "Descargando padrón…";
       try {
+        if (!current || current.state !== "ok") await refreshSession();
+        if (!current || current.state !== "ok") throw new Error("sin sesión");
         out.textContent = describeAge(await refreshRoster(true));
       } catch (e) {
         out.textContent = "No se pudo descargar el padrón: revise la conexión e intente de nuevo.";
@@ -143,34 +177,92 @@
     });
   }
 
-  // ---- logout ----------------------------------------------------------------------------------
+  // ---- unlocking offline: the user's password opens the device key wrapped at sign-in ------------------
+  // Resolves true once this tab holds the key (asks for the password when needed), false if not possible.
+  async function ensureUnlocked(box) {
+    if ((current && current.key) || (await Vault.localKey())) return true;
+    if (!userId || !(await Vault.hasWrap(userId))) return false;
+    return new Promise((resolve) => {
+      const form = document.createElement("form");
+      form.className = "card unlock-form";
+      form.innerHTML = '<h2>Desbloquear este equipo</h2><p class="hint">Sin conexión, los datos guardados en este ' +
+        "equipo están cifrados. Escriba su contraseña para usarlos.</p>" +
+        '<label for="unlock-password">Contraseña</label><input id="unlock-password" type="password" ' +
+        'autocomplete="current-password" required><p class="error" role="alert" aria-live="assertive"></p>' +
+        '<button type="submit" class="primary">Desbloquear</button>';
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const ok = await Vault.unlock(userId, form.querySelector("input").value);
+        if (!ok) { form.querySelector(".error").textContent = "Contraseña incorrecta (o la sesión de este equipo caducó)."; return; }
+        form.remove();
+        resolve(true);
+      });
+      box.prepend(form);
+      form.querySelector("input").focus();
+    });
+  }
+  window.PWA.ensureUnlocked = ensureUnlocked;
+
+  // ---- sign-in and sign-out -------------------------------------------------------------------------
+  function wireLogin() {
+    const form = document.querySelector('form[action$="/login"]');
+    if (!form || !window.Vault) return;
+    form.addEventListener("submit", async (ev) => {
+      if (form.dataset.wrapped === "1") return;
+      ev.preventDefault();
+      const email = form.querySelector('[name="email"]').value, password = form.querySelector('[name="password"]').value;
+      try { await Vault.rememberPassword(email, password); } catch (e) { /* offline unlock unavailable */ }
+      form.dataset.wrapped = "1";
+      form.submit();
+    });
+  }
+
+  function logoutWarning(c) {
+    return `Hay ${c.waiting} capturas tomadas por usted en este equipo que aún no se envían. Quedan guardadas y ` +
+      "cifradas aquí, y se enviarán cuando usted vuelva a iniciar sesión en este equipo. Otro usuario de su plantel " +
+      "solo podrá enviarlas si elige «Enviar a mi nombre» en Pendientes (queda registrado). ¿Cerrar sesión?";
+  }
+
   function wireLogout() {
     const form = document.getElementById("logout-form");
     if (!form) return;
     form.addEventListener("submit", async (ev) => {
       if (form.dataset.confirmed === "1") return;
       ev.preventDefault();
-      const c = window.Outbox ? await Outbox.counts() : { waiting: 0 };
-      if (c.waiting > 0 && !window.confirm(`Hay ${c.waiting} capturas guardadas en este equipo que aún no se envían. ` +
-        "Se enviarán cuando vuelva a iniciar sesión. ¿Cerrar sesión de todos modos?")) return;
+      const c = window.Outbox ? await Outbox.counts(userId) : { waiting: 0 };
+      if (c.waiting > 0 && !window.confirm(logoutWarning(c))) return;
       if (navigator.serviceWorker && navigator.serviceWorker.controller) {
         navigator.serviceWorker.controller.postMessage({ type: "purge-pages" });
       }
-      if (window.Outbox) await Outbox.clearRoster();
+      if (window.Vault) await Vault.wipe();
       form.dataset.confirmed = "1";
       form.submit();
     });
   }
 
+  // The service worker served this page from the device because the server did not answer.
+  function showCachedBanner() {
+    const why = body.dataset.desdeCache;
+    if (!why) return;
+    const bar = document.createElement("p");
+    bar.className = "notice offline-banner";
+    bar.setAttribute("role", "status");
+    bar.textContent = why === "red" ? "Sin conexión: está usando la copia guardada en este equipo." :
+      `El servidor no está disponible (${why}): está usando la copia guardada en este equipo. Las capturas se guardan aquí y se envían solas.`;
+    (document.getElementById("main") || body).prepend(bar);
+  }
+
   async function start() {
     const reg = await registerWorker().catch(() => null);
     window.PWA.registration = reg;
-    window.addEventListener("online", () => { refreshNet(); drain(false); });
-    window.addEventListener("offline", () => showNet(false));
+    window.addEventListener("online", () => drain(false));
+    window.addEventListener("offline", () => showNet("offline"));
     window.addEventListener("pagehide", () => { if (window.Outbox) Outbox.releaseInflight(); });
     if (window.BroadcastChannel) new BroadcastChannel("outbox").onmessage = () => refreshBadge();
+    showCachedBanner();
     wireLogout();
     if (!userId) {  // sign-in page: forget pages cached for the previous user
+      wireLogin();
       if (navigator.serviceWorker && navigator.serviceWorker.controller) {
         navigator.serviceWorker.controller.postMessage({ type: "purge-pages" });
       }
@@ -178,7 +270,11 @@
     }
     wirePrepare();
     await refreshBadge();
-    await refreshNet();
+    if (body.dataset.desdeCache) showNet(navigator.onLine ? "unreachable" : "offline");
+    const s = body.dataset.desdeCache ? { state: "unreachable" } : await refreshSession();
+    if (s.state === "ok") await Vault.wipe(userId);  // another user's wraps and roster go
+    document.dispatchEvent(new CustomEvent("pwa:ready", { detail: s }));
+    window.PWA.ready = true;
     await drain(false);
     setInterval(() => drain(false), DRAIN_EVERY_MS);
     refreshRoster(false).catch(() => null);

@@ -11,7 +11,7 @@ const NO_CACHE_PREFIXES = ["/biometricos/", "/reporte", "/login", "/logout", "/r
   "/api/", "/pwa/", "/salud", "/verificar/", "/temporal/", "/ordenes/"];
 const NETWORK_TIMEOUT_MS = 4000;
 
-importScripts("/static/vendor/idb-8.0.4.umd.js", "/static/js/outbox.js");
+importScripts("/static/vendor/idb-8.0.4.umd.js", "/static/js/vault.js", "/static/js/outbox.js");
 
 self.addEventListener("install", (event) => {
   // No skipWaiting here: the page offers "Nueva versión disponible — Recargar".
@@ -31,7 +31,7 @@ self.addEventListener("message", (event) => {
   const msg = event.data || {};
   if (msg.type === "skipWaiting") self.skipWaiting();
   if (msg.type === "purge-pages") event.waitUntil(caches.delete(PAGES_CACHE));
-  if (msg.type === "drain") event.waitUntil(self.Outbox.drain({ csrf: msg.csrf }));
+  if (msg.type === "drain") event.waitUntil(self.Outbox.drain({}));
 });
 
 self.addEventListener("sync", (event) => {
@@ -47,6 +47,14 @@ async function fromCache(request) {
     (await caches.match(new URL(request.url).pathname));
 }
 
+// A cached page marked for pwa.js's banner: why the server's copy is not shown ("red" or "error 502").
+async function marked(cached, why) {
+  const html = (await cached.text()).replace("<body ", `<body data-desde-cache="${why}" `);
+  return new Response(html, { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } });
+}
+
+// Network first; a network failure, a timeout or a 5xx answer (proxy 502, database down 503) is treated
+// alike: the cached page (capture keeps working), else the offline page.
 async function navigate(event) {
   const url = new URL(event.request.url);
   const network = fetch(event.request).then(async (res) => {
@@ -58,11 +66,15 @@ async function navigate(event) {
   });
   event.waitUntil(network.catch(() => null));
   const first = await Promise.race([network.catch(() => null), timeout(NETWORK_TIMEOUT_MS)]);
-  if (first) return first;
+  if (first && first.status < 500) return first;
+  const why = first ? `error ${first.status}` : "red";
   const cached = await fromCache(event.request);
-  if (cached) return cached;
+  if (cached) return marked(cached, why);
+  if (first) return first;  // a server error page beats the generic offline page
   const late = await network.catch(() => null);
-  return late || (await caches.match("/offline"));
+  if (late && late.status < 500) return late;
+  const offline = await caches.match("/offline");
+  return offline ? marked(offline, why) : late;
 }
 
 self.addEventListener("fetch", (event) => {

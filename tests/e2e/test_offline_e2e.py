@@ -63,7 +63,7 @@ ENQUEUE = """async ([matricula, photo, signature, id]) => {
     files: { foto: { bytes: bytes(photo), type: 'image/jpeg', filename: 'foto.jpg' },
              firma: { bytes: bytes(signature), type: 'image/png', filename: 'firma.png' } } };
   if (id) item.id = id;
-  const rec = await Outbox.add(Object.assign({ csrf: PWA.csrf() }, item));
+  const rec = await Outbox.add(item, await PWA.owner());  // as "Guardar" writes it, before any sending
   return rec.id;
 }"""
 
@@ -75,7 +75,7 @@ def enqueue(page, matricula: str, key: str | None = None) -> str:
 
 def outbox(page) -> list[dict]:
     """The outbox records (without bytes)."""
-    return page.evaluate("async () => (await Outbox.all()).map(({files, ...r}) => r)")
+    return page.evaluate("async () => (await Outbox.all()).map(({files, secret, ...r}) => r)")
 
 
 def drain(page) -> dict:
@@ -91,6 +91,7 @@ def capture_page(persistent_page):
     sign_in(page, "cdazteca@conalepmex.edu.mx", remember=True)  # as on a tablet with the installed app
     page.goto("/pendientes")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready")
+    page.wait_for_function("() => window.PWA && PWA.ready === true")
     return page
 
 
@@ -111,8 +112,8 @@ def test_offline_then_online_exactly_once(capture_page, live_server):
     drain(page)
     assert captures_of(live_server, m) == 1
     page.goto("/pendientes")
-    assert "1 enviadas" in page.locator("#outbox-summary").inner_text() or page.locator(
-        "li[data-status=sent]").count() >= 1
+    page.locator("li[data-status=sent]").first.wait_for()
+    assert "enviadas" in page.locator("#outbox-summary").inner_text()
 
 
 def test_server_error_keeps_item_pending(capture_page, live_server):

@@ -31,7 +31,7 @@ def test_installable_and_works_offline(persistent_page, live_server):
     page.context.set_offline(True)
     page.goto("/pendientes")
     assert page.get_by_role("heading", name="Pendientes").is_visible()
-    assert page.locator("#net-status").inner_text() == "Sin conexión"
+    assert page.locator("#net-status").inner_text().startswith("Sin conexión")
     page.goto("/consulta")  # never visited: the offline page
     assert page.get_by_role("heading", name="Sin conexión").is_visible()
     page.context.set_offline(False)
@@ -48,5 +48,5 @@ def test_prepare_offline_roster(page, live_server):
     assert f"({expected} alumnos)" in page.locator("#roster-age").inner_text()
     sample = live_server.query("SELECT matricula FROM alumnos a JOIN planteles p ON p.id = a.plantel_id "
                                "WHERE p.nombre = 'Toluca' LIMIT 1")[0]["matricula"]
-    stored = page.evaluate("m => Outbox.rosterLookup(m)", sample)
+    stored = page.evaluate("m => Vault.rosterLookup(m)", sample)
     assert stored["matricula"] == sample and "foto" not in " ".join(stored)
