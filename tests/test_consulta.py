@@ -100,7 +100,7 @@ async def test_record_shows_every_field_in_spanish(signed_in, users):
     for expected in ("Estatus Recibido", "CURP AUEK030119MDFPESRA1", "CURP enviada por SAE: revisar",
                      f"Matrícula {s['matricula']}", "Folio 400200042", f"Prematrícula {s['prematricula']}",
                      "Nombre KARLA ITZEL", "Primer apellido ARGUETA", "Segundo apellido ESQUIVEL",
-                     "Plantel Huixquilucan", "Grupo 107-CONA18", "Carrera CONA18 Contabilidad",
+                     "Plantel Huixquilucan", "Grupo 107-CONA18", "Carrera PT-B en Contabilidad",
                      "Correo institucional karlita1918@conalepmex.edu.mx",
                      "Institución médica Instituto Mexicano del Seguro Social (IMSS)",
                      "Número de afiliación 72795608040",
@@ -160,7 +160,8 @@ async def test_who_may_look_and_sign_in_required(app, signed_in, users):
 
 @pytest.mark.parametrize("q, kind", [("180010051-1", "matricula"), ("180010051'1", "matricula"),
                                      ("18001", "matricula_prefijo"), ("AAMY021208HDFLLHA4", "curp"),
-                                     ("aamy02", "curp_prefijo"), ("Pérez", "nombre"), ("ALBA", "nombre")])
+                                     ("aamy02", "curp_prefijo"), ("Pérez", "nombre"), ("ALBA", "nombre"),
+                                     ("oscar maldonado", "palabras")])
 def test_search_kind(q, kind):
     """What the user typed decides the column searched."""
     from app.queries.consulta import search_kind
@@ -174,3 +175,39 @@ async def test_name_search_without_second_surname(signed_in):
     c = await signed_in("estatal")
     r = await c.get("/consulta", query_string={"q": "lopez ana"})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/consulta/{s['id']}")
+
+
+async def test_name_words_in_any_order(signed_in):
+    """Issue 12 item 6: "maldonado oscar", "oscar maldonado" and "Óscar alb" all find ALBARRÁN MALDONADO ÓSCAR;
+    every word must match."""
+    s = await make_student("enrolado", primer_apellido="ALBARRÁN", segundo_apellido="MALDONADO", nombre="ÓSCAR IVÁN")
+    await make_student("enrolado", primer_apellido="MALDONADO", segundo_apellido="RUIZ", nombre="ANA")
+    c = await signed_in("estatal")
+    for q in ("maldonado oscar", "oscar maldonado", "Óscar alb", "ivan albarran", "ALBARRAN MALD"):
+        r = await c.get("/consulta", query_string={"q": q})
+        assert r.status_code == 302 and r.headers["Location"].endswith(f"/consulta/{s['id']}"), q
+    code, text = await get_text(c, "/consulta?q=maldonado")  # one word: either surname
+    assert "ALBARRÁN MALDONADO ÓSCAR IVÁN" in text and "MALDONADO RUIZ ANA" in text
+    code, text = await get_text(c, "/consulta?q=oscar ruiz")
+    assert "No se encontró ningún alumno" in text
+
+
+async def test_record_labels_codes_career_and_registrar(signed_in, users):
+    """Issue 12 item 6: codes don't break (nowrap), the history says «Credencial temporal impresa», the career
+    is printed as on the card, and a Recibido student of the user's plantel offers «Registrar» (Entregar)."""
+    from app.status import record_event
+
+    s = await make_student("recibido")
+    await record_event(s["id"], "credencial_temporal", actor(users["plantel"]), de="recibido", a="recibido")
+    c = await signed_in("plantel")
+    html = await (await c.get(f"/consulta/{s['id']}")).get_data(as_text=True)
+    text = text_of(html)
+    assert "Credencial temporal impresa" in text and "credencial_temporal" not in html
+    assert f'<dd class="codigo">{s["matricula"]}</dd>' in html and '<dd class="codigo">102-ELIN18</dd>' in html
+    assert "Carrera PT-B en Electricidad Industrial" in text
+    assert f'href="/entrega?matricula={s["matricula"]}"' in html and "Registrar" in text
+    other = await signed_in("plantel_b")  # Toluca cannot deliver Ciudad Azteca's card: no Registrar
+    assert 'id="registrar"' not in await (await other.get(f"/consulta/{s['id']}")).get_data(as_text=True)
+    await make_student("enrolado")  # a second ALBARRAN: the search lists both
+    results = await (await c.get("/consulta?q=albarran")).get_data(as_text=True)
+    assert '<td class="codigo">102-ELIN18</td>' in results

@@ -1,4 +1,4 @@
-"""Consultar alumno: search by matrícula, CURP or name (prefix, accents and case ignored), history."""
+"""Consultar alumno: search by matrícula, CURP or name (words in any order, accents and case ignored), history."""
 from __future__ import annotations
 
 import re
@@ -22,7 +22,12 @@ CONDITIONS = {
     "matricula_prefijo": ("a.matricula ~>=~ :v AND a.matricula ~<~ :hi", "a.matricula USING ~<~"),
     "curp": ("a.curp = :v", "a.busqueda, a.id"),
     "curp_prefijo": ("a.curp ~>=~ :v AND a.curp ~<~ :hi", "a.curp USING ~<~, a.id"),
-    "nombre": ("a.busqueda ~>=~ :v AND a.busqueda ~<~ :hi", "a.busqueda USING ~<~, a.id"),
+    "nombre": ("(a.busqueda ~>=~ :v AND a.busqueda ~<~ :hi) OR a.palabras @> ARRAY[CAST(:v AS text)]",
+               "a.busqueda USING ~<~, a.id"),
+    # several words, any order: every complete word (GIN on palabras) and the last one as a word prefix
+    "palabras": ("(a.busqueda ~>=~ :v AND a.busqueda ~<~ :hi) OR (a.palabras @> CAST(:completas AS text[]) AND "
+                 "EXISTS (SELECT 1 FROM unnest(a.palabras) w WHERE w ~>=~ :ultima AND w ~<~ :ultima_hi))",
+                 "a.busqueda USING ~<~, a.id"),
 }
 
 
@@ -32,14 +37,14 @@ def fold(text: str) -> str:
 
 
 def search_kind(query: str) -> tuple[str, str]:
-    """What the user typed: a matrícula (or its start), a CURP (or its start) or a name prefix."""
+    """What the user typed: a matrícula (or its start), a CURP (or its start), a name word or several words."""
     m = normalize_matricula(query)
     if re.fullmatch(r"\d[\d-]*", m):
         return ("matricula" if MATRICULA_RE.match(m) else "matricula_prefijo"), m
     text = fold(query)
     if CURP_START.match(text):
         return ("curp" if len(text) >= 18 else "curp_prefijo"), text
-    return "nombre", text
+    return ("palabras" if " " in text else "nombre"), text
 
 
 def _upper_bound(prefix: str) -> str:
@@ -73,6 +78,9 @@ async def search(query: str, page: int = 1, size: int = PAGE_SIZE) -> Resultado:
     values = {"v": value, "lim": size + 1, "off": (res.page - 1) * size}
     if ":hi" in where:
         values["hi"] = _upper_bound(value)
+    if ":completas" in where:
+        *values["completas"], values["ultima"] = value.split(" ")
+        values["ultima_hi"] = _upper_bound(values["ultima"])
     rows = await db.fetch_all(f"{SEARCH_SQL} WHERE {where} ORDER BY {order} LIMIT :lim OFFSET :off", values)
     res.rows, res.has_next = rows[:size], len(rows) > size
     return res

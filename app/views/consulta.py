@@ -9,23 +9,13 @@ from quart import Blueprint, abort, redirect, render_template, request, url_for
 
 from ..audit import record_read
 from ..auth import roles
+from ..formatting import ACCIONES
 from ..edge import query_int
 from ..queries import alumnos, consulta
 
 bp = Blueprint("consulta", __name__)
 CONSULTA_ROLES = ("plantel", "estatal", "admin")
 
-# Event actions in words (history table); unknown actions are shown as recorded.
-ACCIONES = {
-    "importar": "Importado desde SAE", "actualizar_sae": "Actualización de datos desde SAE",
-    "cambio_plantel_sae": "Cambio de plantel desde SAE", "cambio_carrera_sae": "Cambio de carrera desde SAE",
-    "cambio_grupo_sae": "Cambio de grupo desde SAE", "capturar": "Toma de biométricos",
-    "retomar": "Retoma de biométricos", "validar": "Validación", "aplazar": "Aplazado",
-    "solicitar": "Incluido en orden de impresión", "imprimir": "En impresión",
-    "recibir": "Recibido por la Dirección Estatal", "rechazar_recepcion": "Rechazado en recepción",
-    "rechazar": "Rechazado / reimpresión", "rechazar_retoma": "Rechazado: requiere retoma",
-    "entregar": "Credencial entregada",
-}
 TIPOS = {"foto": "Fotografía", "firma": "Firma", "firma_entrega": "Firma de entregado"}
 MAX_PAGE = 10_000
 
