@@ -30,13 +30,16 @@ async def create_token(email: str, nombre: str = "") -> str:
 
 
 async def user_of(token: str) -> tuple[User, int | None] | None:
-    """(the company user, their company) of a valid, unrevoked token, or None; records its use."""
+    """(the company user, their company) of a valid token, or None; records its use.
+
+    Valid: not revoked, its user active and still a company user, and issued after that user's last
+    password change (a reset also revokes the tokens; this check covers changes made elsewhere)."""
     if not token.startswith(PREFIX):
         return None
     row = await db.fetch_one(
         """UPDATE api_tokens t SET ultimo_uso_en = now() FROM usuarios u
            WHERE t.token_sha256 = :d AND t.revocado_en IS NULL AND u.id = t.usuario_id AND u.activo
-             AND u.rol = 'empresa'
+             AND u.rol = 'empresa' AND t.creado_en > u.password_cambiado_en
            RETURNING u.id, u.email, u.nombre, u.empresa_id""", {"d": digest(token)})
     if row is None:
         return None

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+from urllib.parse import unquote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from quart import current_app, g, request
@@ -112,6 +114,25 @@ async def check_csrf() -> None:
         sent = form.get(CSRF_FIELD, "")
     if not token_is_valid(sent):
         raise CsrfError()
+
+
+# A same-origin relative path: one "/", then no second "/" or "\\" (browsers read both as "//host"),
+# and only URL characters: no spaces, controls, tabs or CR/LF (browsers strip them, turning "/\t/x"
+# into "//x"), no non-ASCII. Percent-escapes stay escaped: a browser does not decode them in a path.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*")
+_UNSAFE_DECODED = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_redirect(target: str | None, default: str) -> str:
+    """target when it is a same-origin relative path, else default: the one check for every redirect
+    taken from user input (`next=`), so `//evil`, `/\\evil`, `/%09/evil`, `https://evil`, CR/LF and NUL
+    never reach a Location header."""
+    if target and len(target) <= 2000 and _LOCAL_PATH.fullmatch(target):
+        parts = urlsplit(target)
+        decoded = unquote(parts.path)  # defence in depth: a proxy or server that decodes escapes
+        if not parts.scheme and not parts.netloc and not _UNSAFE_DECODED.search(decoded) and decoded[1:2] not in ("/", "\\"):
+            return target
+    return default
 
 
 def csrf_exempt(view):

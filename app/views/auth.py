@@ -1,38 +1,19 @@
 """Acceso al sistema: Iniciar sesión, Cerrar sesión, Recuperar contraseña (manual §5)."""
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 from quart import Blueprint, g, redirect, render_template, request, url_for
 
 from .. import auth
 from ..auth import Attempt, public, roles
+from ..security import safe_redirect
 
 bp = Blueprint("auth", __name__)
 GENERIC_FAILURE = "Usuario o contraseña incorrectos."
 LOCKED = "Demasiados intentos fallidos. Espere {minutos} minutos e intente de nuevo."
 DELAYED = "Demasiados intentos fallidos. Espere {segundos} segundos e intente de nuevo."
-# A local path: one "/", then no second "/" or "\\" (browsers read both as "//host"); no spaces,
-# controls or other characters a browser strips or rewrites before resolving the URL.
-_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*")
-
-
 def _client_ip() -> str:
     """The client's address (the proxy's X-Forwarded-For is trusted only behind one)."""
     return request.remote_addr or "desconocida"
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after sign-in: target only if it is a same-origin relative path, else Inicio.
-
-    The one check for every redirect taken from user input (no open redirect: `//evil`,
-    `/\\evil`, `/%09/evil`, `https://evil`, CR/LF and NUL are all refused)."""
-    if target and len(target) <= 2000 and _LOCAL_PATH.fullmatch(target):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("report.inicio")
 
 
 def failure_message(attempt: Attempt) -> str:
@@ -60,7 +41,7 @@ async def login():
     result = await auth.authenticate(email, password, _client_ip())
     if result.user:
         await auth.start_session(result.user["id"], form.get("remember") == "1")
-        return redirect(safe_next(form.get("next")))
+        return redirect(safe_redirect(form.get("next"), url_for("report.inicio")))
     return await render_template("auth/login.html", email=email, error=failure_message(result.attempt),
                                  next=form.get("next")), 401
 
