@@ -1,13 +1,21 @@
 """Decode and normalise every uploaded biometric image with Pillow.
 
 Photos become 600×800 JPEG (EXIF orientation applied, centre-cropped to 3:4, metadata dropped);
-signatures become trimmed greyscale PNG on white. Anything that is not a sane JPEG/PNG/WebP
-image is refused with a Spanish message (ImageError) before its pixels are decoded.
+signatures become trimmed greyscale PNG on white. What is stored is always this re-encoded image,
+never the upload as sent (bytes after a JPEG's end marker, metadata or anything else hidden in the
+file never reach the database, the package or a browser). Anything that is not a sane JPEG/PNG/WebP
+image is refused with a Spanish message (ImageError) before its pixels are decoded: the header's
+size, after JPEG's DCT scaling, must fit the memory a photo or a signature can ever need, and at
+most DECODE_SLOTS images are decoded at once per process (memory stays bounded under a burst).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
+import struct
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -16,15 +24,24 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error, never a grey half-photo
 
 PHOTO_SIZE = (600, 800)
-CHECK_SIZE = (300, 400)          # the photo checks look at a half-size grey copy (decoded directly at that scale)
+CHECK_SIZE = (300, 400)          # the photo checks look at a half-size grey copy
 PHOTO_QUALITY = 90
 MAX_BYTES = 6 * 1024 * 1024
-MAX_PIXELS = 24_000_000          # 6000×4000; anything larger is refused before decoding
+MAX_PIXELS = 24_000_000          # 6000×4000 as declared in the header; anything larger is refused at once
 MAX_SIDE = 10_000
+# Pixels actually decoded (after JPEG DCT scaling), per image: 8× a 600×800 photo, or a 2600×1500
+# signature canvas (a 3× screen). Pillow keeps 4 bytes per RGB(A) pixel and the normalisation makes
+# a few copies, so one image costs at most ≈ 4 M × 4 B × 3 ≈ 50 MB, whatever its file size.
+MAX_DECODED_PIXELS = 4_000_000
+DECODE_SLOTS = int(os.environ.get("IMAGE_DECODE_SLOTS") or 2)  # images decoded at once per process
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})  # MPO: phones' multi-picture JPEG
 INK_THRESHOLD = 200              # grey level below which a signature pixel counts as ink
 SIGNATURE_PAD = 8
 SIGNATURE_MAX = (1200, 400)
+# What Pillow raises on hostile files (broken chunks, iCCP/zTXt bombs, bad EXIF, truncation…).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, struct.error, EOFError, IndexError, KeyError, TypeError,
+                 ZeroDivisionError, Image.DecompressionBombError, Image.DecompressionBombWarning)
+_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
 class ImageError(ValueError):
@@ -57,7 +74,7 @@ def _open(data: bytes, what: str) -> Image.Image:
         raise ImageError(f"La {what} tiene dimensiones no permitidas (demasiados píxeles).") from None
     except UnidentifiedImageError:
         raise ImageError(f"El archivo de la {what} no es una imagen válida (se aceptan JPEG y PNG).") from None
-    except OSError:
+    except DECODE_ERRORS:
         raise ImageError(f"El archivo de la {what} está dañado o incompleto.") from None
     if img.format not in ACCEPTED_FORMATS:
         raise ImageError(f"Formato de {what} no permitido ({img.format}); se aceptan JPEG y PNG.")
@@ -67,15 +84,39 @@ def _open(data: bytes, what: str) -> Image.Image:
     return img
 
 
+def _within_budget(img: Image.Image, what: str, target: tuple[int, int] | None = None) -> Image.Image:
+    """Let JPEG decode at the smallest DCT scale still covering target, then refuse (before any pixel is
+    decoded) an image that would need more than MAX_DECODED_PIXELS."""
+    if target and img.format in ("JPEG", "MPO"):
+        img.draft("RGB", target)
+    w, h = img.size
+    if w * h > MAX_DECODED_PIXELS:
+        raise ImageError(f"La {what} es demasiado grande para procesarla ({w}×{h} píxeles; máximo "
+                         f"{MAX_DECODED_PIXELS // 1_000_000} megapíxeles). Envíe una imagen más pequeña.")
+    return img
+
+
 def _load(img: Image.Image, what: str) -> Image.Image:
     """Decode the pixels; a truncated or corrupt file becomes an ImageError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except DECODE_ERRORS:
         raise ImageError(f"El archivo de la {what} está dañado o incompleto.") from None
     return img
+
+
+@contextlib.contextmanager
+def _decoding(what: str):
+    """Hold one of the DECODE_SLOTS while decoding; Pillow failures inside become an ImageError."""
+    with _slots:
+        try:
+            yield
+        except ImageError:
+            raise
+        except DECODE_ERRORS:
+            raise ImageError(f"El archivo de la {what} está dañado o incompleto.") from None
 
 
 def _digest(data: bytes) -> str:
@@ -107,57 +148,23 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-# JPEG markers that carry no metadata (JFIF header, tables, frame, scan, restart interval).
-CLEAN_MARKERS = frozenset({0xE0, 0xDB, 0xC4, 0xC0, 0xC1, 0xC2, 0xDD, 0xDA})
-
-
-def is_clean_jpeg(data: bytes) -> bool:
-    """True when the JPEG's header segments hold no metadata (no EXIF/XMP/ICC/comments), e.g. a
-    browser canvas export: such a file can be stored as sent."""
-    if data[:2] != b"\xff\xd8":
-        return False
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return False
-        marker = data[i + 1]
-        if marker not in CLEAN_MARKERS:
-            return False
-        if marker == 0xDA:  # start of scan: the header is over
-            return True
-        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-    return False
-
-
 def _check_copy(img: Image.Image) -> Image.Image:
     """The half-size grey copy the photo checks use."""
     return img.convert("L").resize(CHECK_SIZE, Image.Resampling.BOX)
 
 
 def normalize_photo(data: bytes) -> Normalized:
-    """600×800 JPEG of an uploaded photo (orientation applied, metadata stripped).
-
-    A metadata-free 600×800 baseline JPEG (what the capture page sends) is kept byte for byte
-    and decoded only at half size, in grey, for the checks; anything else is re-encoded."""
-    img = _open(data, "fotografía")
-    if img.format == "JPEG" and img.size == PHOTO_SIZE and img.mode == "RGB" and is_clean_jpeg(data):
-        img.draft("L", CHECK_SIZE)  # DCT-domain scaling: the whole file is still decoded (truncation caught)
-        grey = _load(img, "fotografía").convert("L")
-        if grey.size != CHECK_SIZE:
-            grey = grey.resize(CHECK_SIZE, Image.Resampling.BOX)
-        return Normalized(data, "image/jpeg", *PHOTO_SIZE, _digest(data), grey)
-    if img.format in ("JPEG", "MPO") and img.size[0] >= 2 * PHOTO_SIZE[0] and img.size[1] >= 2 * PHOTO_SIZE[1]:
-        img.draft("RGB", (img.size[0] // 2, img.size[1] // 2))  # decode big camera JPEGs at half size: faster
-    img = _load(img, "fotografía")
-    img = ImageOps.exif_transpose(img)
-    img = _flatten(img)
-    img = crop_to_ratio(img, PHOTO_SIZE[0] / PHOTO_SIZE[1])
-    if img.size != PHOTO_SIZE:
-        img = img.resize(PHOTO_SIZE, Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=PHOTO_QUALITY, optimize=False)  # no exif=, no icc: metadata dropped
-    jpeg = out.getvalue()
-    return Normalized(jpeg, "image/jpeg", *PHOTO_SIZE, _digest(jpeg), _check_copy(img))
+    """600×800 JPEG of an uploaded photo (orientation applied, metadata stripped), always re-encoded."""
+    img = _within_budget(_open(data, "fotografía"), "fotografía", (max(PHOTO_SIZE), max(PHOTO_SIZE)))
+    with _decoding("fotografía"):
+        img = _flatten(ImageOps.exif_transpose(_load(img, "fotografía")))
+        img = crop_to_ratio(img, PHOTO_SIZE[0] / PHOTO_SIZE[1])
+        if img.size != PHOTO_SIZE:
+            img = img.resize(PHOTO_SIZE, Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=PHOTO_QUALITY, optimize=False)  # no exif=, no icc: metadata dropped
+        jpeg = out.getvalue()
+        return Normalized(jpeg, "image/jpeg", *PHOTO_SIZE, _digest(jpeg), _check_copy(img))
 
 
 def ink_box(grey: Image.Image) -> tuple[int, int, int, int] | None:
@@ -168,20 +175,21 @@ def ink_box(grey: Image.Image) -> tuple[int, int, int, int] | None:
 
 def normalize_signature(data: bytes, what: str = "firma") -> Normalized:
     """Trimmed greyscale PNG of a signature; refuses an empty one (no ink)."""
-    img = _load(_open(data, what), what)
-    grey = _flatten(ImageOps.exif_transpose(img)).convert("L")
-    box = ink_box(grey)
-    if box is None:
-        raise ImageError(f"La {what} está vacía: pida al alumno que firme y elija «Capturar firma».")
-    left, top, right, bottom = box
-    w, h = grey.size
-    grey = grey.crop((max(0, left - SIGNATURE_PAD), max(0, top - SIGNATURE_PAD),
-                      min(w, right + SIGNATURE_PAD), min(h, bottom + SIGNATURE_PAD)))
-    grey.thumbnail(SIGNATURE_MAX, Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    grey.save(out, "PNG", optimize=False)
-    png = out.getvalue()
-    return Normalized(png, "image/png", grey.width, grey.height, _digest(png), grey)
+    img = _within_budget(_open(data, what), what)
+    with _decoding(what):
+        grey = _flatten(ImageOps.exif_transpose(_load(img, what))).convert("L")
+        box = ink_box(grey)
+        if box is None:
+            raise ImageError(f"La {what} está vacía: pida al alumno que firme y elija «Capturar firma».")
+        left, top, right, bottom = box
+        w, h = grey.size
+        grey = grey.crop((max(0, left - SIGNATURE_PAD), max(0, top - SIGNATURE_PAD),
+                          min(w, right + SIGNATURE_PAD), min(h, bottom + SIGNATURE_PAD)))
+        grey.thumbnail(SIGNATURE_MAX, Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        grey.save(out, "PNG", optimize=False)
+        png = out.getvalue()
+        return Normalized(png, "image/png", grey.width, grey.height, _digest(png), grey)
 
 
 def signature_warnings(sig: Normalized) -> list[str]:
