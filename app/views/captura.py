@@ -12,6 +12,7 @@ from quart import Blueprint, current_app, g, jsonify, redirect, request, url_for
 from ..auth import roles
 from ..capture import CaptureError, Upload, lookup, save_biometrics
 from ..photo_checks import Thresholds
+from ..queries import correccion
 from ..status import CAPTURABLE, LABEL
 from . import render
 
@@ -72,7 +73,7 @@ async def search_page(template: str, refusal_of, **extra) -> str:
     raw = request.args.get("matricula")
     alumno, error = await find(raw)
     return await render(template, alumno=alumno, error=error, matricula=raw or "",
-                        refusal=refusal_of(alumno) if alumno else "",
+                        refusal=refusal_of(alumno) if alumno else "", motivo=await correccion.motivo(alumno),
                         sigweb_url=current_app.config["SETTINGS"].sigweb_url, **extra)
 
 
@@ -121,4 +122,5 @@ async def guardar(matricula: str):
 async def guardado(matricula: str):
     """"Los registros se guardaron": data, photo and signature, and "Generar credencial temporal"."""
     alumno, error = await find(matricula)
-    return await render("captura/guardado.html", alumno=alumno, error=error)
+    return await render("captura/guardado.html", alumno=alumno, error=error,
+                        reimpresion=await correccion.reimpresion_solicitada(alumno))

@@ -181,7 +181,7 @@ def test_capture_with_camera_and_sigweb_then_temporary_pdf(page, live_server, si
     assert ("POST", "/SigWeb/Reset") in sim.requests  # the pad was switched off on leaving
 
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Generar credencial temporal").click()
+        page.get_by_role("button", name="Descargar PDF").click()            # «Generar» opens a new tab
     path = tmp_path / "temporal.pdf"
     dl.value.save_as(path)
     pdf = path.read_bytes()
