@@ -2,14 +2,16 @@
 
 `await offload.cpu(fn, *args)` runs fn in a thread pool sized to the cores. At most
 `queue_limit()` calls wait for a thread; one more raises `Busy` at once (the app answers a
-Spanish 503 "Demasiadas solicitudes…") instead of piling up requests and memory. Use it for
-every step that holds the CPU for milliseconds: argon2, image decoding and checks, PDF drawing.
+Spanish 503 "Demasiadas solicitudes…") instead of piling up requests and memory. The threads run
+at a lower CPU priority than the event loop. Use it for every step that holds the CPU for
+milliseconds: argon2, image decoding and checks, PDF drawing.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
 import os
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
@@ -48,7 +50,16 @@ class _Gate:
         self.waiting = 0
 
 
-_pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="offload")
+def _lower_priority() -> None:
+    """Pool threads run niced (OFFLOAD_NICE, default 10; threads they start inherit it), so the event
+    loop thread, which answers every request, is never starved by hashing or image work."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(os.environ.get("OFFLOAD_NICE") or 10))
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
+
+
+_pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="offload", initializer=_lower_priority)
 _gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gate]" = weakref.WeakKeyDictionary()
 
 

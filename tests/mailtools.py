@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import dataclasses
 import email
+import email.policy
 import socket
 import time
 from email.message import Message
@@ -31,7 +32,7 @@ class Sink:
     async def handle_DATA(self, server, session, envelope) -> str:
         """Accept a message (after the configured stall)."""
         await asyncio.sleep(self.delay)
-        self.messages.append(email.message_from_bytes(envelope.content))
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
 
