@@ -5,8 +5,8 @@ from .. import db
 
 # Statuses whose reason (the validator's or the rejecter's comment) is shown where it gets fixed.
 CON_MOTIVO = ("aplazado", "retoma")
-ORIGEN = {"aplazado": "Aplazado en «Validar datos alumno»",
-          "retoma": "Retoma solicitada en «Rechazar / reimprimir»"}
+ORIGEN = {"aplazado": "Aplazado en validación",
+          "retoma": "Retoma solicitada"}
 
 
 async def _evento_de_entrada(alumno_id: int, estatus: str) -> dict | None:

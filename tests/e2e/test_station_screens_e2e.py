@@ -139,9 +139,9 @@ def test_delivery_photo_beside_signature(sized, live_server):
     a = new_student(live_server, "recibido")
     sign_in(page, CAZ)
     search(page, "/entrega", a["matricula"])
-    assert_in_view(page, ".entrega-foto img", "#identidad-nombre", "[data-firma-canvas]", "[data-firma-pantalla]",
+    assert_in_view(page, ".identidad-grande img", "#identidad-nombre", "[data-firma-canvas]", "[data-firma-pantalla]",
                    "#recordatorio", "[data-guardar]")
-    photo, pad = page.locator(".entrega-foto img").bounding_box(), page.locator("[data-firma-canvas]").bounding_box()
+    photo, pad = page.locator(".identidad-grande img").bounding_box(), page.locator("[data-firma-canvas]").bounding_box()
     assert photo["height"] >= 240 and (photo["x"] + photo["width"] <= pad["x"] or photo["y"] + photo["height"] <= pad["y"])
     page.get_by_role("button", name="Firmar en pantalla").click()
     draw_signature(page, page.locator("[data-firma-canvas]"))
