@@ -14,6 +14,8 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape, letter
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from .formatting import fecha_hora, local_naive
@@ -191,11 +193,45 @@ async def stream_file(path: str, delete: bool = True) -> AsyncIterator[bytes]:
             os.unlink(path)
 
 
+PDF_FONT, PDF_BOLD, PDF_SIZE, PDF_PAD = "Helvetica", "Helvetica-Bold", 7.5, 3  # report table cells
+
+
+class _NumberedCanvas(Canvas):
+    """A canvas that writes «Página n de N» at the foot of every page once the total is known."""
+
+    def __init__(self, *args, **kwargs):
+        """Keep each page's state until save() knows how many there are."""
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+
+    def showPage(self):  # noqa: N802 (reportlab's name)
+        """Hold the page instead of emitting it."""
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        """Emit every held page with its number."""
+        total = len(self._pages)
+        for n, state in enumerate(self._pages, 1):
+            self.__dict__.update(state)
+            self.setFont(PDF_FONT, 8)
+            self.drawRightString(self._pagesize[0] - 12 * mm, 7 * mm, f"Página {n} de {total}")
+            super().showPage()
+        super().save()
+
+
+def _report_widths(header: list[str], page_width: float) -> list[float]:
+    """Column widths: every status column as wide as its header (bold, padded), Plantel takes the rest."""
+    counts = [max(stringWidth(h, PDF_BOLD, PDF_SIZE) + 2 * PDF_PAD + 2, 13 * mm) for h in header[2:]]
+    number = 10 * mm
+    return [number, page_width - number - sum(counts), *counts]
+
+
 def report_pdf(rows: list[dict], total: dict, title: str, generated: datetime) -> bytes:
-    """The status report as a landscape letter PDF table."""
+    """The status report as a landscape letter PDF table, numbered pages."""
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(letter), leftMargin=12 * mm, rightMargin=12 * mm,
-                            topMargin=12 * mm, bottomMargin=12 * mm, title=title,
+                            topMargin=12 * mm, bottomMargin=14 * mm, title=title,
                             author="CONALEP Estado de México")
     styles = getSampleStyleSheet()
     header = ["#", "Plantel", "Alumnos", *[LABEL[s] for s in ESTATUS]]
@@ -203,11 +239,12 @@ def report_pdf(rows: list[dict], total: dict, title: str, generated: datetime) -
     for i, r in enumerate(rows, 1):
         data.append([i, r["plantel"], r["alumnos"], *[r[s] for s in ESTATUS]])
     data.append(["Total", "", total["alumnos"], *[total[s] for s in ESTATUS]])
-    table = Table(data, repeatRows=1, colWidths=[10 * mm, 58 * mm] + [17 * mm] * (len(header) - 2))
+    table = Table(data, repeatRows=1, colWidths=_report_widths(header, doc.width))
     table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7.5),
-        ("FONT", (0, 1), (-1, -1), "Helvetica", 7.5),
-        ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 7.5),
+        ("FONT", (0, 0), (-1, 0), PDF_BOLD, PDF_SIZE),
+        ("FONT", (0, 1), (-1, -1), PDF_FONT, PDF_SIZE),
+        ("FONT", (0, -1), (-1, -1), PDF_BOLD, PDF_SIZE),
+        ("LEFTPADDING", (0, 0), (-1, -1), PDF_PAD), ("RIGHTPADDING", (0, 0), (-1, -1), PDF_PAD),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBDA")),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
@@ -216,7 +253,7 @@ def report_pdf(rows: list[dict], total: dict, title: str, generated: datetime) -
     story = [Paragraph("CONALEP Estado de México — Sistema de Credencialización", styles["Title"]),
              Paragraph(title, styles["Heading2"]),
              Paragraph(f"Generado: {fecha_hora(generated)}", styles["Normal"]), Spacer(1, 4 * mm), table]
-    doc.build(story)
+    doc.build(story, canvasmaker=_NumberedCanvas)
     return buf.getvalue()
 
 

@@ -101,3 +101,52 @@ async def test_pdf_matches_report(signed_in):
     assert "Reporte de estatus por Plantel" in text
     assert "Toluca 3 0 1 0 0 0 0 0 0 2 0" in " ".join(text.split())
     assert f"Total {TOTAL}" in " ".join(text.split())
+
+
+async def test_buscar_filters_planteles_by_name(signed_in):
+    """Issue 12 item 13: the manual's «Buscar» box filters planteles by name (accents/case ignored); the box's
+    htmx request gets the table alone; the PDF follows the filter."""
+    await _load_mix()
+    c = await signed_in("estatal")
+    html = await (await c.get("/")).get_data(as_text=True)
+    assert 'id="buscar"' in html and 'role="search"' in html
+    html = await (await c.get("/", query_string={"buscar": "tolúca"})).get_data(as_text=True)
+    assert html.count("/reporte/plantel/") == 1 and "Toluca" in html and "Ciudad Azteca" not in html
+    assert _row(html, "Total") == ["3", "0", "1", "0", "0", "0", "0", "0", "0", "2", "0"]
+    part = await (await c.get("/?buscar=azteca", headers={"HX-Request": "true", "HX-Target": "reporte-tabla"})
+                  ).get_data(as_text=True)
+    assert "<html" not in part and "Ciudad Azteca" in part and "Toluca" not in part
+    assert "Ningún plantel coincide" in await (await c.get("/?buscar=zzz")).get_data(as_text=True)
+    pdf = PdfReader(io.BytesIO(await (await c.get("/reporte.pdf?buscar=toluca")).get_data()))
+    assert "Ciudad Azteca" not in pdf.pages[0].extract_text()
+
+
+def _header_runs(pdf: bytes) -> list[tuple[float, str]]:
+    """(x, text) of the report table's header cells on the first page, left to right."""
+    from app.status import LABEL as L
+    names = {"#", "Plantel", "Alumnos", *L.values()}
+    runs = []
+
+    def visit(text, cm, tm, font, size):
+        """Header cells are the bold runs naming a column."""
+        if text.strip() in names and "Bold" in str(font.get("/BaseFont", "")):
+            runs.append((tm[4] * cm[0] + cm[4], text.strip()))
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return sorted(runs)
+
+
+async def test_pdf_headers_fit_and_pages_are_numbered(signed_in):
+    """Issue 12 item 13: no header spills into the next cell («Imprimiendo»); every page says «Página n de N»."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    await _load_mix()
+    c = await signed_in("estatal")
+    pdf = await (await c.get("/reporte.pdf")).get_data()
+    runs = _header_runs(pdf)
+    assert [t for _, t in runs][:3] == ["#", "Plantel", "Alumnos"] and len(runs) == 3 + len(ESTATUS)
+    for (x, text), (next_x, nxt) in zip(runs, runs[1:]):
+        assert x + stringWidth(text, "Helvetica-Bold", 7.5) < next_x - 4, (text, nxt)  # its padding, no overlap
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) >= 2  # 39 planteles
+    for n, page in enumerate(pages, 1):
+        assert f"Página {n} de {len(pages)}" in page.extract_text()

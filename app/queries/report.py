@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import db
 from ..status import ESTATUS
+from .consulta import fold
 
 
 # Counts come from conteo_estatus, deltas kept by triggers on alumnos (0006_report.sql): ≈2 ms
@@ -44,6 +45,12 @@ async def status_counts(plantel_id: int | None = None) -> list[dict]:
     for r in rows:
         r["alumnos"] = sum(r[s] for s in ESTATUS)
     return rows
+
+
+def matching(rows: list[dict], text: str) -> list[dict]:
+    """The rows whose plantel name contains text (accents and case ignored); all when text is empty."""
+    needle = fold(text)
+    return [r for r in rows if needle in fold(r["plantel"])] if needle else rows
 
 
 def totals(rows: list[dict]) -> dict:

@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
-from quart import Blueprint, Response, abort, g, redirect, url_for
+from quart import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..audit import record_read
 from ..auth import plantel_scope, require_plantel_access, roles
 from ..exports import XLSX_MIME, download_headers, report_pdf, stream_file, students_xlsx
 from ..queries import alumnos, report
 from ..status import ESTATUS, LABEL
-from . import render
 
 bp = Blueprint("report", __name__)
 REPORT_ROLES = ("plantel", "estatal", "admin")
@@ -20,12 +19,20 @@ REPORT_ROLES = ("plantel", "estatal", "admin")
 @bp.route("/")
 @roles("*")
 async def inicio():
-    """The home page: status counts per plantel (own plantel for plantel users)."""
+    """The home page: status counts per plantel (own plantel for plantel users), «Buscar» filters by name;
+    the box's htmx requests (HX-Target reporte-tabla) get the table alone."""
     if g.user.rol == "empresa":
         return redirect(url_for("ordenes.lista"))
-    rows = await report.status_counts(plantel_scope(g.user))
-    return await render("report/inicio.html", rows=rows, total=report.totals(rows),
-                        estatus=ESTATUS, label=LABEL)
+    buscar = _buscar()
+    rows = report.matching(await report.status_counts(plantel_scope(g.user)), buscar)
+    template = "report/_tabla.html" if request.headers.get("HX-Target") == "reporte-tabla" else "report/inicio.html"
+    return await render_template(template, rows=rows, total=report.totals(rows), estatus=ESTATUS, label=LABEL,
+                                 buscar=buscar)
+
+
+def _buscar() -> str:
+    """The «Buscar» box's text (printable, at most 60 characters)."""
+    return "".join(ch for ch in request.args.get("buscar", "") if ch.isprintable()).strip()[:60]
 
 
 @bp.route("/reporte/plantel/<id:plantel_id>.xlsx")
@@ -45,8 +52,8 @@ async def plantel_xlsx(plantel_id: int):
 @bp.route("/reporte.pdf")
 @roles(*REPORT_ROLES)
 async def report_pdf_view():
-    """"Descargar a PDF": the report as the user sees it."""
-    rows = await report.status_counts(plantel_scope(g.user))
+    """"Descargar a PDF": the report as the user sees it (the «Buscar» filter included)."""
+    rows = report.matching(await report.status_counts(plantel_scope(g.user)), _buscar())
     pdf = await asyncio.to_thread(report_pdf, rows, report.totals(rows), "Reporte de estatus por Plantel",
                                   datetime.now(timezone.utc))
     return Response(pdf, headers=download_headers(f"reporte-estatus-{datetime.now():%Y%m%d}.pdf",
