@@ -16,6 +16,10 @@ from .queries import validacion as q
 
 EVALUACIONES = {"validado": "validar", "aplazado": "aplazar"}
 VIGENCIA_MAX_YEARS = 6
+# The printed fields "Validado" needs: their label and the message shown beside an empty one.
+REQUIRED = {"institucion_medica": ("Institución médica", "Para validar elija la institución médica."),
+            "numero_afiliacion": ("Número de afiliación", "Para validar escriba el número de afiliación."),
+            "vigencia": ("Vigencia", "Para validar escriba la vigencia.")}
 
 
 @dataclass
@@ -30,9 +34,19 @@ class Form:
     confirmar_afiliacion: bool = False
     expected: str = ""
     seen: dict[str, int | None] = field(default_factory=dict)  # photo and signature ids on screen
-    errors: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # field name → the message shown beside it
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)      # required fields left empty
     changes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """One line beside «Guardar»: what is missing, or how many fields to fix ('' when none)."""
+        if self.evaluacion == "validado" and self.missing:
+            return "Para validar falta: " + ", ".join(REQUIRED[f][0] for f in self.missing) + "."
+        if not self.errors:
+            return ""
+        return "Revise el campo marcado." if len(self.errors) == 1 else f"Revise los {len(self.errors)} campos marcados."
 
     @classmethod
     def from_form(cls, form) -> "Form":
@@ -82,43 +96,45 @@ def parse_vigencia(raw: str, today: date | None = None) -> tuple[date | None, st
 async def check(form: Form, today: date | None = None) -> Form:
     """Fill form.errors / warnings / changes; the server checks everything the browser checks."""
     if form.evaluacion not in EVALUACIONES:
-        form.errors.append("Elija la evaluación: Validado o Aplazado.")
-    missing = []
+        form.errors["evaluacion"] = "Elija la evaluación: Validado o Aplazado."
+    form.missing = [f for f in REQUIRED if not getattr(form, f)]
     if form.institucion_medica:
         if not await q.institucion_vigente(form.institucion_medica):
-            form.errors.append("Elija una institución médica del catálogo vigente.")
+            form.errors["institucion_medica"] = "Elija una institución médica del catálogo vigente."
         else:
             form.changes["institucion_medica"] = form.institucion_medica
-    else:
-        missing.append("Institución médica")
-    _check_afiliacion(form, missing)
-    if form.vigencia:
-        value, problem = parse_vigencia(form.vigencia, today)
-        if problem:
-            form.errors.append(problem)
-        else:
-            form.changes["vigencia"] = value
-    else:
-        missing.append("Vigencia")
-    if form.evaluacion == "validado" and missing:
-        form.errors.append("Para validar falta: " + ", ".join(missing) + ".")
+    _check_afiliacion(form)
+    _check_vigencia(form, today)
+    if form.evaluacion == "validado":
+        for f in form.missing:
+            form.errors[f] = REQUIRED[f][1]
     if form.evaluacion == "aplazado" and not form.comentario:
-        form.errors.append("Para aplazar escriba un comentario con la razón.")
+        form.errors["comentario"] = "Para aplazar escriba un comentario con la razón."
     return form
 
 
-def _check_afiliacion(form: Form, missing: list[str]) -> None:
+def _check_vigencia(form: Form, today: date | None) -> None:
+    """A typed vigencia must be a future date within the allowed years."""
+    if not form.vigencia:
+        return
+    value, problem = parse_vigencia(form.vigencia, today)
+    if problem:
+        form.errors["vigencia"] = problem
+    else:
+        form.changes["vigencia"] = value
+
+
+def _check_afiliacion(form: Form) -> None:
     """Número de afiliación by its institution's rules; a Luhn mismatch must be confirmed."""
     if not form.numero_afiliacion:
-        missing.append("Número de afiliación")
         return
     c = v.check_afiliacion(form.institucion_medica, form.numero_afiliacion)
     if c.level == "error":
-        form.errors.append(c.message)
+        form.errors["numero_afiliacion"] = c.message
         return
     if c.level == "warning" and not form.confirmar_afiliacion:
         form.warnings.append(c.message)
-        form.errors.append("Confirme el número de afiliación marcando la casilla, o corríjalo.")
+        form.errors["numero_afiliacion"] = "Confirme el número de afiliación marcando la casilla, o corríjalo."
         return
     form.numero_afiliacion = c.value
     form.changes["numero_afiliacion"] = c.value

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 
 from app import db, validacion as service
@@ -185,3 +186,56 @@ def test_revision_items_accepts_any_shape():
                                                ("Aceptada por el operador", "info", "Luz del aula")]
     assert service.revision_items({"version": 1, "ok": True, "bloqueos": [], "advertencias": []}) == [
         ("Revisión automática", "ok", "La fotografía pasó todas las revisiones.")]
+
+
+async def test_field_errors_sit_beside_their_fields(signed_in, users):
+    """Each problem is beside its field (aria-invalid + aria-describedby to the message); the summary
+    beside «Guardar» names what is missing; valid fields are not marked."""
+    a = await make_student("capturado")
+    c = await signed_in("plantel")
+    r = await post(c, f"/validacion/alumno/{a['matricula']}", {"institucion_medica": IMSS, "numero_afiliacion": "1234567890",
+                                                               "vigencia": "", "evaluacion": "validado"})
+    html = await r.get_data(as_text=True)
+    assert r.status_code == 422
+    for name, message in (("numero_afiliacion", "debe tener 11 dígitos"), ("vigencia", "Para validar escriba la vigencia")):
+        field = re.search(rf'<input[^>]*id="{name}"[^>]*>', html).group(0)
+        assert 'aria-invalid="true"' in field and f'aria-describedby="error-{name}' in field, field
+        error = re.search(rf'<p class="campo-error" id="error-{name}">([^<]*)</p>', html)
+        assert error and message in error.group(1)
+        assert html.index(f'id="{name}"') < error.start() < html.index(f'id="{name}"') + 1200  # right after the field
+    assert 'aria-invalid' not in re.search(r'<select[^>]*id="institucion_medica"[^>]*>', html).group(0)
+    assert "Para validar falta: Vigencia." in re.search(r'id="validar-resumen">([^<]*)<', html).group(1)
+    assert html.index('id="validar-resumen"') > html.index('id="comentario"')  # beside Guardar, not at the top
+
+
+async def test_aplazado_without_comment_marks_the_comment(signed_in, users):
+    """Aplazado needs a comment: the message is under «Comentario», which is marked invalid."""
+    a = await make_student("capturado")
+    c = await signed_in("plantel")
+    html = await (await post(c, f"/validacion/alumno/{a['matricula']}", {**GOOD, "evaluacion": "aplazado"})).get_data(as_text=True)
+    area = re.search(r'<textarea[^>]*id="comentario"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in area and 'id="error-comentario"' in html
+    html = await (await post(c, f"/validacion/alumno/{a['matricula']}", GOOD)).get_data(as_text=True)
+    assert 'id="error-evaluacion"' in html and "Elija la evaluación" in html
+
+
+async def test_scanned_matricula_opens_the_student_whatever_group(signed_in, users):
+    """«Buscar» with a whole matrícula (scanner form: ' for -, or 10 bare digits) opens that student,
+    whatever group is selected (or none); an unknown or foreign one is explained in the list."""
+    a = await make_student("capturado", grupo="101-ELIN18")
+    await make_student("capturado", grupo="102-ELIN18")
+    toluca = await make_student("capturado", plantel="Toluca")
+    c = await signed_in("plantel")
+    target = f"/validacion/alumno/{a['matricula']}?grupo=101-ELIN18"
+    for q in (a["matricula"], a["matricula"].replace("-", "'"), a["matricula"].replace("-", "")):
+        r = await c.get(f"/validacion/lista?grupo=102-ELIN18&q={q}", headers={"HX-Request": "true"})
+        assert r.status_code == 200 and r.headers["HX-Redirect"] == target, q
+    r = await c.get(f"/validacion?q={a['matricula']}")
+    assert r.status_code == 303 and r.headers["Location"] == target
+    text = text_of(await (await c.get(f"/validacion/lista?grupo=102-ELIN18&q={toluca['matricula']}",
+                                      headers={"HX-Request": "true"})).get_data(as_text=True))
+    assert "pertenece a otro plantel" in text
+    text = text_of(await (await c.get("/validacion?grupo=102-ELIN18&q=999999999-9")).get_data(as_text=True))
+    assert "No existe un alumno con la matrícula 999999999-9" in text
+    partial = await c.get("/validacion/lista?grupo=102-ELIN18&q=2500", headers={"HX-Request": "true"})
+    assert "HX-Redirect" not in partial.headers  # a prefix still filters the group's list

@@ -7,7 +7,7 @@ from .. import validacion as service
 from ..auth import require_plantel_access, roles
 from ..queries import alumnos, validacion as q
 from ..status import LABEL, TransitionError
-from ..validation import normalize_matricula
+from ..validation import check_matricula, matricula_not_found, normalize_matricula
 from . import is_htmx, render
 
 bp = Blueprint("validacion", __name__, url_prefix="/validacion")
@@ -21,7 +21,21 @@ def _list_args() -> dict:
             "n": n if n in q.PAGE_SIZES else 10, "pagina": max(1, a.get("pagina", 1, type=int) or 1)}
 
 
-async def _list_context() -> dict:
+async def _scanned(q: str) -> tuple[str | None, str]:
+    """(the student's validation page, '') for a whole matrícula typed or scanned in «Buscar», whatever
+    group is chosen; (None, why) when it names nobody here; (None, '') when q only filters the list."""
+    check = check_matricula(q)
+    if not q or check.level == "error":
+        return None, ""
+    alumno = await alumnos.by_matricula(check.value)
+    if alumno is None:
+        return None, matricula_not_found(check)
+    if alumno["plantel_id"] != g.user.plantel_id:
+        return None, "El alumno pertenece a otro plantel; solo puede validar alumnos de su plantel."
+    return url_for("validacion.alumno", matricula=alumno["matricula"], grupo=alumno["grupo"]), ""
+
+
+async def _list_context(aviso: str = "") -> dict:
     """Everything the group picker and the pending list show."""
     args = _list_args()
     grupos = await q.grupos(g.user.plantel_id)
@@ -31,22 +45,28 @@ async def _list_context() -> dict:
                                          (args["pagina"] - 1) * args["n"])
     paginas = max(1, -(-total // args["n"]))
     return {**args, "grupos": grupos, "grupo_existe": any(x["clave"] == args["grupo"] for x in grupos), "rows": rows, "total": total, "paginas": paginas,
-            "page_sizes": q.PAGE_SIZES, "label": LABEL,
+            "page_sizes": q.PAGE_SIZES, "label": LABEL, "aviso": aviso,
             "guardado": request.args.get("guardado", ""), "ev": request.args.get("ev", "")}
 
 
 @bp.route("")
 @roles("plantel")
 async def grupos():
-    """Plantel (fixed) and grupo; with a grupo chosen, its pending students."""
-    return await render("validacion/grupos.html", **await _list_context())
+    """Plantel (fixed) and grupo; with a grupo chosen, its pending students (a scanned matrícula opens its student)."""
+    target, aviso = await _scanned(_list_args()["q"])
+    if target:
+        return redirect(target, 303)
+    return await render("validacion/grupos.html", **await _list_context(aviso))
 
 
 @bp.route("/lista")
 @roles("plantel")
 async def lista():
-    """The pending list alone (htmx: search, page size, paging)."""
-    ctx = await _list_context()
+    """The pending list alone (htmx: search, page size, paging); a scanned matrícula opens its student."""
+    target, aviso = await _scanned(_list_args()["q"])
+    if target:
+        return ("", 200, {"HX-Redirect": target}) if is_htmx() else redirect(target, 303)
+    ctx = await _list_context(aviso)
     if is_htmx() and not request.headers.get("HX-Boosted"):
         return await render("validacion/grupos.html", "validacion/_lista.html", **ctx)
     return await render("validacion/grupos.html", **ctx)
