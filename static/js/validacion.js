@@ -11,8 +11,10 @@
     }
     form.addEventListener("change", sync);
     sync();
-    var alert = document.querySelector("[role=alert]");
-    if (alert) { alert.setAttribute("tabindex", "-1"); alert.focus(); }
+    var invalid = form.querySelector("[aria-invalid=true]");   // the first field to fix (its message is beside it)
+    var alert = invalid || document.querySelector("[role=alert]");
+    if (alert && !invalid) { alert.setAttribute("tabindex", "-1"); }
+    if (alert) { alert.focus(); }
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", setup); } else { setup(); }
 })();
