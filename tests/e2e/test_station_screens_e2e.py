@@ -131,6 +131,12 @@ def test_capture_station_shows_the_retake_reason(sized, live_server):
     assert "Fotografía con manchas en el rostro" in page.locator("#motivo-correccion").inner_text()
     assert_in_view(page, "#motivo-correccion", ".identidad-foto img", *STATION)
     shot(page, f"captura-{size}-retoma")
+    page.get_by_role("button", name="Obtener fotografía").click()
+    page.get_by_role("button", name="Tomar foto").click()
+    page.locator("[data-cam-ajuste]").wait_for()
+    assert_in_view(page, "#motivo-correccion", "[data-cam-recorte]", "[data-cam-capturar]", "[data-revision]", "[data-firma-canvas]",
+                   "[data-guardar]")
+    shot(page, f"captura-{size}-retoma-ajuste")
 
 
 def test_delivery_photo_beside_signature(sized, live_server):
