@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup bench clean
+.PHONY: run worker test setup bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# --demo also runs one job worker inside the server process, so recovery mail goes out (or, without
+# SMTP_HOST, is written to this terminal); production runs `python -m app worker` apart (Procfile).
 run: $(STAMP)
 	$(BIN)/python -m app serve --demo
+
+worker: $(STAMP)
+	$(BIN)/python -m app worker
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
