@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import tempfile
 import zipfile
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import AsyncIterator, Callable
 
 from PIL import Image
@@ -183,7 +183,7 @@ class PackageWriter:
 
 # ---- PDF parts in worker processes ------------------------------------------------------
 
-_POOL: ProcessPoolExecutor | None = None
+_POOL: Executor | None = None
 
 
 def pool_size() -> int:
@@ -191,9 +191,12 @@ def pool_size() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _pool() -> ProcessPoolExecutor:
-    """The shared worker pool (spawned, so no database connection or thread is inherited)."""
+def _pool() -> Executor:
+    """The shared worker pool (spawned, so no database connection or thread is inherited); threads inside
+    a daemonic process (hypercorn --workers, the Procfile), which may not start child processes."""
     global _POOL
+    if _POOL is None and multiprocessing.current_process().daemon:
+        _POOL = ThreadPoolExecutor(pool_size(), thread_name_prefix="pdf")
     if _POOL is None:
         _POOL = ProcessPoolExecutor(pool_size(), mp_context=multiprocessing.get_context("spawn"))
     return _POOL
