@@ -44,11 +44,12 @@ def bearer(view):
         """Check the limits and the token, then run the view."""
         await ratelimit.check("api_address", request.remote_addr or "")
         auth = request.headers.get("Authorization", "")
-        found = await api_tokens.user_of(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        found = await api_tokens.user_of(token) if token else None
         if found is None:
             return _error("Token ausente, inválido o revocado.", 401, **{"WWW-Authenticate": 'Bearer realm="api"'})
         g.api_user, g.empresa = found[0], q.scope_for("empresa", found[1])
-        await ratelimit.check("api_token", str(g.api_user.id))
+        await ratelimit.check("api_token", api_tokens.digest(token)[:16])
         if g.empresa == q.NINGUNA:
             return _error(q.SIN_EMPRESA, 403)
         return await view(*args, **kwargs)
