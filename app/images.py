@@ -149,15 +149,25 @@ def _flatten(img: Image.Image) -> Image.Image:
 
 
 def _check_copy(img: Image.Image) -> Image.Image:
-    """The half-size grey copy the photo checks use."""
-    return img.convert("L").resize(CHECK_SIZE, Image.Resampling.BOX)
+    """The half-size grey copy the photo checks use (a box reduction: 2×2 pixels averaged)."""
+    grey = img.convert("L")
+    k = grey.width // CHECK_SIZE[0]
+    if k >= 1 and grey.size == (CHECK_SIZE[0] * k, CHECK_SIZE[1] * k):
+        return grey.reduce(k) if k > 1 else grey
+    return grey.resize(CHECK_SIZE, Image.Resampling.BOX)
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """img turned as its EXIF orientation says (in place: no copy when there is nothing to turn)."""
+    ImageOps.exif_transpose(img, in_place=True)
+    return img
 
 
 def normalize_photo(data: bytes) -> Normalized:
     """600×800 JPEG of an uploaded photo (orientation applied, metadata stripped), always re-encoded."""
     img = _within_budget(_open(data, "fotografía"), "fotografía", (max(PHOTO_SIZE), max(PHOTO_SIZE)))
     with _decoding("fotografía"):
-        img = _flatten(ImageOps.exif_transpose(_load(img, "fotografía")))
+        img = _flatten(_upright(_load(img, "fotografía")))
         img = crop_to_ratio(img, PHOTO_SIZE[0] / PHOTO_SIZE[1])
         if img.size != PHOTO_SIZE:
             img = img.resize(PHOTO_SIZE, Image.Resampling.LANCZOS)
@@ -177,7 +187,7 @@ def normalize_signature(data: bytes, what: str = "firma") -> Normalized:
     """Trimmed greyscale PNG of a signature; refuses an empty one (no ink)."""
     img = _within_budget(_open(data, what), what)
     with _decoding(what):
-        grey = _flatten(ImageOps.exif_transpose(_load(img, what))).convert("L")
+        grey = _flatten(_upright(_load(img, what))).convert("L")
         box = ink_box(grey)
         if box is None:
             raise ImageError(f"La {what} está vacía: pida al alumno que firme y elija «Capturar firma».")
