@@ -91,7 +91,7 @@ def test_skip_link_touch_targets_buttons_and_titles(page, live_server):
     matricula = live_server.query("SELECT a.matricula FROM alumnos a JOIN planteles p ON p.id = a.plantel_id "
                                   "WHERE p.nombre = 'Ciudad Azteca' AND estatus = 'capturado' LIMIT 1")[0]["matricula"]
     page.goto(f"/validacion/alumno/{matricula}")
-    radios = page.locator("label.check:has(input[type=radio])")
+    radios = page.locator("label:has(> input[type=radio])")
     assert radios.count() >= 2
     for i in range(radios.count()):
         b = radios.nth(i).bounding_box()
