@@ -55,8 +55,8 @@ _STYLES = (_XML + f'<styleSheet xmlns="{_MAIN}"><numFmts count="2"><numFmt numFm
            '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/></cellXfs>'
            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
 # One translate() per string: escape &, <, >, " and drop the control characters XML forbids.
-_XML_TEXT = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;",
-             **{c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}}
+_XML_FORBIDDEN = {c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}
+_XML_TEXT = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", **_XML_FORBIDDEN}
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
@@ -162,6 +162,52 @@ class XlsxSheet:
         self.out.write(b"</sheetData></worksheet>")
         self.out.close()
         self.zip.close()
+        return self.path
+
+
+class XlsxwriterSheet:
+    """The same one-sheet API as XlsxSheet through xlsxwriter in constant_memory mode (measured side by side in
+    bench/bench_excel.py --writers; docs/benchmarks.md §3)."""
+
+    def __init__(self, headers: Sequence[str], sheet: str = "Alumnos") -> None:
+        import xlsxwriter
+
+        fd, self.path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        self.book = xlsxwriter.Workbook(self.path, {"constant_memory": True, "strings_to_formulas": False,
+                                                    "strings_to_numbers": False, "strings_to_urls": False})
+        self.ws = self.book.add_worksheet(sheet[:31])
+        self.date = self.book.add_format({"num_format": "dd/mm/yyyy"})
+        self.stamp = self.book.add_format({"num_format": "dd/mm/yyyy hh:mm"})
+        bold = self.book.add_format({"bold": True, "bg_color": "#DDEBDA"})
+        self.ws.freeze_panes(1, 0)
+        for col, h in enumerate(headers):
+            self.ws.write_string(0, col, h, bold)
+        self.row = 0
+
+    def write(self, values: Sequence) -> None:
+        """Append one row with typed calls (no per-cell type sniffing); dates in Mexico City time."""
+        self.row += 1
+        ws, r = self.ws, self.row
+        for col, v in enumerate(values):
+            if v is None:
+                continue
+            if isinstance(v, str):
+                ws.write_string(r, col, v.translate(_XML_FORBIDDEN))
+            elif isinstance(v, bool):
+                ws.write_boolean(r, col, v)
+            elif isinstance(v, (int, float, Decimal)):
+                ws.write_number(r, col, v)
+            elif isinstance(v, datetime):
+                ws.write_datetime(r, col, local_naive(v), self.stamp)
+            elif isinstance(v, date):
+                ws.write_datetime(r, col, datetime(v.year, v.month, v.day), self.date)
+            else:
+                ws.write_string(r, col, str(v))
+
+    def close(self) -> str:
+        """Finish the file and return its path."""
+        self.book.close()
         return self.path
 
 

@@ -9,6 +9,11 @@ client, reading the streamed body. The peak RSS reported is ru_maxrss of that wh
 includes the sign-in's argon2 hash, which alone takes 64 MB), plus the RSS sampled during the
 export itself. The parent opens the file with openpyxl and checks every
 student is in it. Targets (issue 2): under 3 s with the process under 200 MB.
+
+`--writers` also times the two XLSX writers side by side on the same 10,000 rows (read once from the
+database, 17 columns: the export's first 17), interleaved so machine load hits both alike: our
+hand-written `app.exports.XlsxSheet` and xlsxwriter in constant_memory mode
+(`app.exports.XlsxwriterSheet`), and the whole route with each (`--writer xlsxwriter` in the child).
 """
 from __future__ import annotations
 
@@ -61,10 +66,13 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def child(url: str, out_path: str) -> dict:
+async def child(url: str, out_path: str, writer: str = "propio") -> dict:
     """One export in this process: seconds to the first byte and to the last, RSS before and peak."""
-    from app import create_app, db
+    from app import create_app, db, exports
     from app.config import Settings
+
+    if writer == "xlsxwriter":
+        exports.XlsxSheet = exports.XlsxwriterSheet  # the route's writer, for the side-by-side figure
 
     app = create_app(Settings(database_url=url, secret_key="bench-secret"))
     async with app.test_app():
@@ -89,14 +97,15 @@ async def child(url: str, out_path: str) -> dict:
             "rss_before_mb": before, "export_peak_mb": during.peak, "peak_mb": peak_mb()}
 
 
-def run_once(url: str) -> dict:
+def run_once(url: str, writer: str = "propio") -> dict:
     """Run the export in a fresh process and check the file it received."""
     from openpyxl import load_workbook
 
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        out = subprocess.run([sys.executable, "-m", "bench.bench_excel", "--child", path, "--url", url],
+        out = subprocess.run([sys.executable, "-m", "bench.bench_excel", "--child", path, "--url", url,
+                              "--writer", writer],
                              check=True, capture_output=True, text=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         assert result["status"] == 200, result
@@ -108,18 +117,70 @@ def run_once(url: str) -> dict:
         os.unlink(path)
 
 
+async def sample_rows(url: str, n: int = 10_000, columns: int = 17) -> tuple[list[str], list[list]]:
+    """The export's first `columns` headers and n student rows of the big plantel, read once."""
+    from app import db, exports
+    from app.queries import alumnos
+
+    from .common import connected
+
+    async with connected(url):
+        pid = await db.fetch_val("SELECT id FROM planteles WHERE nombre = :n", {"n": BIG_PLANTEL})
+        rows = [exports.student_values(r)[:columns] async for batch in alumnos.export_batches(pid) for r in batch]
+    return [h for h, _ in exports.STUDENT_COLUMNS[:columns]], rows[:n]
+
+
+def time_writer(cls, headers: list[str], rows: list[list]) -> float:
+    """Seconds to write rows with one writer class (file removed afterwards)."""
+    t = time.perf_counter()
+    sheet = cls(headers)
+    for r in rows:
+        sheet.write(r)
+    path = sheet.close()
+    seconds = time.perf_counter() - t
+    os.unlink(path)
+    return seconds
+
+
+def compare_writers(url: str, runs: int) -> dict:
+    """Both writers on the same rows, interleaved; then the route with each."""
+    from app.exports import XlsxSheet, XlsxwriterSheet
+
+    headers, rows = asyncio.run(sample_rows(url))
+    times: dict[str, list[float]] = {"propio": [], "xlsxwriter": []}
+    for _ in range(runs):
+        times["propio"].append(time_writer(XlsxSheet, headers, rows))
+        times["xlsxwriter"].append(time_writer(XlsxwriterSheet, headers, rows))
+    route = {w: [run_once(url, w) for _ in range(runs)] for w in times}
+    print(f"writers side by side: {len(rows):,} rows × {len(headers)} columns, {runs} runs each, interleaved")
+    out = {}
+    for w, ts in times.items():
+        med = statistics.median(ts)
+        r_med = statistics.median(r["total_s"] for r in route[w])
+        peak = max(r["peak_mb"] for r in route[w])
+        out[w] = {"writer_s": med, "route_s": r_med, "peak_mb": peak}
+        print(f"  {w:10s} writer median {med:.2f} s ({', '.join(f'{t:.2f}' for t in ts)}); whole route median "
+              f"{r_med:.2f} s, peak RSS {peak:.0f} MB → {'OK' if r_med < TARGET_S and peak < TARGET_MB else 'MISSES'}")
+    print(f"  [{machine()}]")
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Command line: run the export a few times and print the median time and worst peak RSS."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--url", default=None)
     ap.add_argument("--child", metavar="OUT", help=argparse.SUPPRESS)
+    ap.add_argument("--writer", default="propio", help=argparse.SUPPRESS)
+    ap.add_argument("--writers", action="store_true", help="compare the hand-written writer and xlsxwriter")
     args = ap.parse_args(argv)
     url = args.url or bench_url()
     if args.child:
-        print(json.dumps(asyncio.run(child(url, args.child))))
+        print(json.dumps(asyncio.run(child(url, args.child, args.writer))))
         return {}
     asyncio.run(require_data(url))
+    if args.writers:
+        return compare_writers(url, args.runs)
     runs = [run_once(url) for _ in range(args.runs)]
     total = statistics.median(r["total_s"] for r in runs)
     first = statistics.median(r["first_byte_s"] for r in runs)
