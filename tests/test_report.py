@@ -150,3 +150,21 @@ async def test_pdf_headers_fit_and_pages_are_numbered(signed_in):
     assert len(pages) >= 2  # 39 planteles
     for n, page in enumerate(pages, 1):
         assert f"Página {n} de {len(pages)}" in page.extract_text()
+
+
+def test_both_xlsx_writers_read_back_alike(tmp_path):
+    """The hand-written writer and xlsxwriter (bench_excel --writers) produce the same cells."""
+    from datetime import date, datetime, timezone
+
+    from app.exports import XlsxSheet, XlsxwriterSheet
+
+    row = ["180010051-1", "000123", "=1+1", 3, date(2028, 8, 1), datetime(2026, 1, 31, 2, 11, tzinfo=timezone.utc),
+           None, "texto\x01 con control"]
+    read = []
+    for cls in (XlsxSheet, XlsxwriterSheet):
+        sheet = cls(["a", "b", "c", "d", "e", "f", "g", "h"])
+        sheet.write(row)
+        path = sheet.close()
+        read.append(list(openpyxl.load_workbook(path).active.iter_rows(values_only=True)))
+    assert read[0] == read[1]
+    assert read[0][1][:4] == ("180010051-1", "000123", "=1+1", 3) and read[0][1][5] == datetime(2026, 1, 30, 20, 11)
