@@ -8,7 +8,8 @@
 "use strict";
 (function (global) {
   const V = global.Vault;
-  const UPLOAD_TIMEOUT_MS = 30 * 1000;           // an answer that never comes must not hold the queue
+  // An answer that never comes must not hold the queue (tests shorten it with self.__outboxTimeoutMs).
+  const UPLOAD_TIMEOUT_MS = global.__outboxTimeoutMs || 30 * 1000;
   const LEASE_MS = UPLOAD_TIMEOUT_MS + 15 * 1000;  // a "sending" item older than this returns to pending
   const MAX_BACKOFF_MS = 5 * 60 * 1000;
   const KEEP_SENT_MS = 24 * 3600 * 1000;
@@ -166,11 +167,11 @@
         : "Sin conexión con el servidor; se enviará al regresar la conexión.";
       lastNet = { ok: false, reason: why };
       await retryLater(item, why);
-      return "offline";
+      return e.name === "AbortError" ? "retry" : "offline";  // a slow answer holds back only its student
     }
     const body = await res.clone().json().catch(() => null);
     if (res.ok && body && body.ok === true && body.clave === item.id) return markSent(item, body);
-    if (res.type === "opaqueredirect" || res.status === 401) {
+    if (res.status === 401 && body && typeof body.error === "string") {  // our "Inicie sesión."
       await retryLater(item, "La sesión terminó: inicie sesión de nuevo y la captura se enviará sola.", "session");
       return "signed_out";
     }
@@ -266,6 +267,16 @@
     return result;
   }
 
+  // The server says the session ended: the user's waiting captures say so, and go as soon as they sign in again.
+  async function sessionEnded(user) {
+    for (const item of await all()) {
+      if (item.user === user && item.status === "pending" && item.waitFor !== "session") {
+        Object.assign(item, { waitFor: "session", lastError: "La sesión terminó: inicie sesión de nuevo y la captura se enviará sola." });
+        await put(item);
+      }
+    }
+  }
+
   // One drain at a time across tabs and the service worker (Web Locks where available). Nothing waits on a
   // drain forever: every request in it has a timeout.
   async function drain(opts) {
@@ -339,5 +350,5 @@
   }
 
   global.Outbox = { add, all, get, put, remove, counts, drain, retry, confirm, adopt, reassign, reveal, uuid,
-    releaseInflight, lastNet: () => lastNet, DONE };
+    releaseInflight, sessionEnded, lastNet: () => lastNet, DONE };
 })(self);

@@ -68,14 +68,24 @@
     return li;
   }
 
+  // What the list shows of an item (besides the ticking age): the list is rebuilt only when this changes.
+  const shape = (i) => [i.id, i.status, i.attempts, i.lastError, i.user, i.status === "sending" && i.leaseUntil < Date.now()].join("|");
+  let shown = null;
+
   async function render() {
-    urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
     const list = document.getElementById("outbox-list");
     const tpl = document.getElementById("outbox-item");
     const items = await Outbox.all();
     const visible = items.filter((i) => i.plantel_id === myPlantel);
     const foreign = items.filter((i) => i.plantel_id !== myPlantel && !Outbox.DONE.has(i.status)).length;
-    list.replaceChildren(...(await Promise.all(visible.map((i) => row(tpl, i)))));
+    const now = visible.map(shape).join("\n");
+    if (now === shown) {
+      visible.forEach((i) => { const el = list.querySelector(`li[data-id="${i.id}"] .when`); if (el) el.textContent = when(i); });
+    } else {
+      shown = now;
+      urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
+      list.replaceChildren(...(await Promise.all(visible.map((i) => row(tpl, i)))));
+    }
     const c = await Outbox.counts(me);
     document.getElementById("outbox-summary").textContent =
       `${c.pending + c.sending} pendientes de enviar · ${c.needs_attention} requieren atención · ${c.sent} enviadas`;
@@ -111,10 +121,11 @@
     const err = li.querySelector(".review-error");
     if (!li.querySelector(".confirm-check").checked || !reason) {
       err.textContent = "Marque «Confirmo que la captura es correcta» y escriba el motivo.";
-      return;
+      return false;
     }
     await Outbox.confirm(item.id, reason, key);
     await window.PWA.drain(true);
+    return true;
   }
 
   async function adopt(item) {
@@ -134,7 +145,7 @@
     if (!item) return;
     const cls = ev.target.classList;
     if (cls.contains("open-review")) { li.querySelector(".review").classList.remove("hidden"); li.querySelector(".confirm-check").focus(); return; }
-    if (cls.contains("send-confirmed")) await sendConfirmed(li, item);
+    if (cls.contains("send-confirmed")) { if (!(await sendConfirmed(li, item))) return; }
     else if (cls.contains("retry")) { if (await Outbox.retry(item.id)) await window.PWA.drain(true); }
     else if (cls.contains("adopt")) await adopt(item);
     else if (cls.contains("reassign")) await reassign(item);

@@ -65,7 +65,10 @@
   async function refreshSession() {
     if (!navigator.onLine) { showNet("offline"); return { state: "unreachable", reason: "offline" }; }
     current = await Vault.session();
-    if (current.state === "signed_out") await Vault.wipe();   // the server says the session ended
+    if (current.state === "signed_out") {  // the server says the session ended
+      await Vault.wipe();
+      if (userId && window.Outbox) await Outbox.sessionEnded(userId);
+    }
     if (current.state === "ok" && current.user !== userId && userId) window.location.reload();  // another user
     showNet(current.state === "ok" ? "ok" : current.state === "signed_out" ? "signed_out" : "unreachable");
     return current;
@@ -261,8 +264,9 @@
     if (window.BroadcastChannel) new BroadcastChannel("outbox").onmessage = () => refreshBadge();
     showCachedBanner();
     wireLogout();
-    if (!userId) {  // sign-in page: forget pages cached for the previous user
+    if (!userId) {  // sign-in page: forget pages cached for the previous user, and the device's data
       wireLogin();
+      if (window.Vault) Vault.session().then((s) => s.state === "signed_out" && Vault.wipe()).catch(() => null);
       if (navigator.serviceWorker && navigator.serviceWorker.controller) {
         navigator.serviceWorker.controller.postMessage({ type: "purge-pages" });
       }

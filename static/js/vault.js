@@ -65,8 +65,9 @@
     } finally {
       clearTimeout(timer);
     }
-    if (res.status === 401 || res.type === "opaqueredirect") return { state: "signed_out" };
     const data = await res.json().catch(() => null);
+    // only our own 401 ends the session (a portal's redirect or page must not wipe the device)
+    if (res.status === 401 && data && typeof data.error === "string") return { state: "signed_out" };
     if (!res.ok || !data || data.ok !== true || data.app !== "credencializacion") {
       return { state: "unreachable", reason: res.ok ? "not-ours" : `http-${res.status}`, status: res.status };
     }

@@ -68,6 +68,15 @@ ENQUEUE = """async ([matricula, photo, signature, id]) => {
 }"""
 
 
+def wait_js(page, expression: str, arg=None, timeout: float = 25) -> None:
+    """Poll an async page expression until it is truthy (wait_for_function does not await promises)."""
+    deadline = time.time() + timeout
+    while not page.evaluate(expression, arg):
+        if time.time() > deadline:
+            raise AssertionError(f"no se cumplió a tiempo: {expression}")
+        time.sleep(0.2)
+
+
 def enqueue(page, matricula: str, key: str | None = None) -> str:
     """Put one capture in the page's outbox (as "Guardar" does) without sending it."""
     return page.evaluate(ENQUEUE, [matricula, PHOTO, SIGNATURE, key])
@@ -152,7 +161,7 @@ def test_validated_while_offline_needs_attention(capture_page, live_server):
     assert "Requiere atención" in row.inner_text()
     page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name="Descartar").click()
-    page.wait_for_function("id => Outbox.get(id).then(r => !r)", arg=item["id"])
+    wait_js(page, "id => Outbox.get(id).then(r => !r)", item["id"])
 
 
 def test_reload_during_sending_delivers_once(capture_page, live_server):
