@@ -50,6 +50,8 @@ def repeat_paint_ms(page) -> float:
 def upload_200(page, live_server, new_student, enqueue, outbox) -> tuple[float, list[str], list[str]]:
     """Seconds to drain 200 offline captures; statuses; the server's order vs the device's."""
     students = [new_student(live_server) for _ in range(200)]
+    page.goto("/pendientes")
+    page.wait_for_function("() => window.PWA && PWA.ready === true")
     page.context.set_offline(True)
     for m in students:
         enqueue(page, m)
