@@ -420,3 +420,28 @@ def test_device_data_is_encrypted_and_locked_without_a_session(browser, live_ser
     wait_js(page, "() => Vault.rosterMeta().then(m => m === null)")
     assert page.evaluate("() => Vault.localKey().then(k => k === null)")
     d.close()
+
+
+def test_two_devices_capture_one_student_at_the_same_moment(browser, live_server, proxy, tmp_path):
+    """Two PCs send a capture of the same student at once: no deadlock and no 500 — each item is sent or gets the
+    honest answer, and the student's current capture is one that was acknowledged."""
+    pcs = [Device(browser, proxy, tmp_path / f"pc{i}", init="self.__outboxTimeoutMs = 20000;") for i in range(2)]
+    try:
+        for pc in pcs:
+            pc.sign_in()
+        for _ in range(3):
+            m = new_student(live_server)
+            keys = [enqueue(pc.page, m) for pc in pcs]
+            for pc in pcs:
+                pc.page.evaluate("() => { window.__d = PWA.drain(true); }")
+            for pc in pcs:
+                pc.page.evaluate("() => window.__d")
+            states = [item_of(pc.page, k) for pc, k in zip(pcs, keys)]
+            assert all(s["status"] in ("sent", "superseded") for s in states), states
+            assert not any("500" in s["lastError"] for s in states)
+            current = live_server.query("SELECT c.clave::text AS k FROM alumnos a JOIN capturas c ON c.foto_id = a.foto_id "
+                                        "WHERE a.matricula = $1", m)[0]["k"]
+            assert current in {k for k, s in zip(keys, states) if s["status"] == "sent"}
+    finally:
+        for pc in pcs:
+            pc.close()
