@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # One blueprint per menu item of the manual, plus sign-in, print orders, admin and api.
 BLUEPRINTS = (
     "auth", "report", "sae", "captura", "temporal", "validacion", "rechazo", "entrega",
-    "consulta", "ordenes", "equipo", "ayuda", "biometricos", "verificar", "api", "pwa",
+    "consulta", "ordenes", "equipo", "ayuda", "biometricos", "verificar", "api", "pwa", "admin",
 )
 
 

@@ -31,6 +31,7 @@ MENU: tuple[Item, ...] = (
     _item("Seguimiento", "ordenes.seguimiento", "estatal", "admin"),
     _item("Pendientes", "pwa.pendientes", "plantel"),
     _item("Prueba de equipo", "equipo.prueba", "plantel"),
+    _item("Administración", "admin.inicio", "admin"),
     _item("Ayuda", "ayuda.ayuda", "plantel", "estatal", "empresa", "admin"),
 )
 

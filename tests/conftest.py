@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "data"  # photos and the fake camera stream (tests/data/README.md)
 PASSWORD = "clave-segura-1"
 TABLES_TO_CLEAN = ("eventos", "orden_items", "biometricos", "alumnos", "ordenes_impresion", "grupos",
-                   "sesiones", "recuperaciones", "intentos_acceso", "usuarios", "limites_uso")
+                   "sesiones", "recuperaciones", "intentos_acceso", "usuarios", "cambios_admin", "limites_uso")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -53,7 +53,8 @@ async def _fixtures(users) -> dict[str, str]:
     orden = await db.fetch_val("INSERT INTO ordenes_impresion (creada_por) VALUES (:u) RETURNING id",
                                {"u": users["estatal"]["id"]})
     return {"matricula": s["matricula"], "alumno_id": str(s["id"]), "bio_id": str(s["foto_id"]),
-            "orden_id": str(orden), "plantel_id": str(s["plantel_id"]), "token": "no-valido"}
+            "orden_id": str(orden), "plantel_id": str(s["plantel_id"]), "token": "no-valido",
+            "slug": "carreras", "clave": "ZZZZ"}
 
 
 def _url(rule: str, values: dict[str, str]) -> str:
