@@ -69,3 +69,10 @@ class Settings:
     sae_retries: int = field(default_factory=lambda: int(os.environ.get("SAE_RETRIES", "2")))
     sigweb_url: str = field(default_factory=lambda: os.environ.get("SIGWEB_URL", "https://tablet.sigwebtablet.com:47290/SigWeb/"))
     timezone: str = "America/Mexico_City"
+    # Tablero (docs/tablero.md): days in a status after which a student counts as «detenido», and the
+    # month the school cycle starts (the Tablero's default date range)
+    detenido_capturado_dias: int = field(default_factory=lambda: _env_int("DETENIDO_CAPTURADO_DIAS", 7))
+    detenido_aplazado_dias: int = field(default_factory=lambda: _env_int("DETENIDO_APLAZADO_DIAS", 7))
+    detenido_retoma_dias: int = field(default_factory=lambda: _env_int("DETENIDO_RETOMA_DIAS", 7))
+    detenido_recibido_dias: int = field(default_factory=lambda: _env_int("DETENIDO_RECIBIDO_DIAS", 14))
+    tablero_inicio_ciclo_mes: int = field(default_factory=lambda: _env_int("TABLERO_INICIO_CICLO_MES", 8))

@@ -29,6 +29,7 @@ MENU: tuple[Item, ...] = (
     _item("Consultar alumno", "consulta.buscar", "plantel", "estatal", "admin"),
     _item("Órdenes de impresión", "ordenes.lista", "estatal", "empresa", "admin"),
     _item("Seguimiento", "ordenes.seguimiento", "estatal", "admin"),
+    _item("Tablero", "tablero.tablero", "plantel", "estatal", "admin"),
     _item("Pendientes", "pwa.pendientes", "plantel"),
     _item("Prueba de equipo", "equipo.prueba", "plantel"),
     _item("Administración", "admin.inicio", "admin"),
