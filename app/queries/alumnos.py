@@ -7,13 +7,14 @@ from .. import db
 from ..validation import Check, matricula_not_found
 
 # The career as the credential prints it ("PT-B en Electricidad Industrial"); a code that imports
-# added without a name (nombre = codigo) stays the code. Every screen shows this one form.
+# added without a name (nombre = codigo) stays the code. Screens show carrera_impresa; rules (SAE comparison)
+# compare the catalog name, carrera.
 CARRERA_SQL = "CASE WHEN c.nombre = c.codigo THEN c.nombre ELSE 'PT-B en ' || c.nombre END"
 # Columns of the full student record, as shown in "Consultar alumno" and the Excel export.
 RECORD_SQL = f"""
 SELECT a.id, a.matricula, a.prematricula, a.curp, a.curp_revisar, a.folio, a.nombre,
        a.primer_apellido, a.segundo_apellido, a.plantel_id, p.nombre AS plantel, a.grupo,
-       a.carrera_codigo, {CARRERA_SQL} AS carrera, a.semestre, a.correo, a.institucion_medica,
+       a.carrera_codigo, c.nombre AS carrera, {CARRERA_SQL} AS carrera_impresa, a.semestre, a.correo, a.institucion_medica,
        a.numero_afiliacion, a.vigencia, a.estatus::text AS estatus, a.fecha_biometricos,
        a.fecha_estatus, a.fecha_entrega, a.fecha_sae, a.comentario, a.orden_id,
        a.foto_id, a.firma_id, a.firma_entrega_id, a.validado_por, a.validado_en
