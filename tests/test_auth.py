@@ -43,7 +43,7 @@ async def test_wrong_password_and_unknown_user_same_message(client, users):
 
 
 async def test_throttling_after_repeated_failures(client, users):
-    """After 5 failures the account is refused even with the right password, with a clear message."""
+    """After failures from this address the account refuses it even the right password, with a clear message."""
     for _ in range(5):
         await login(client, users["estatal"]["email"], "incorrecta")
     r = await login(client, users["estatal"]["email"], PASSWORD)

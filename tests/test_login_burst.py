@@ -45,4 +45,5 @@ async def test_burst_from_one_address_cannot_pass_the_limit(app, users, monkeypa
     assert all(r.status_code in (401, 503) for r in responses)
     assert await _evaluated(ip="10.2.2.2") <= s.login_max_failures_address
     refused = [r for r in responses if "Demasiados intentos" in await r.get_data(as_text=True)]
-    assert len(refused) >= 60 - s.login_max_failures_address
+    busy = [r for r in responses if r.status_code == 503]  # the CPU queue was full: not evaluated, not counted
+    assert len(refused) + len(busy) >= 60 - s.login_max_failures_address
