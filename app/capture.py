@@ -320,7 +320,7 @@ async def lookup(user, raw: str) -> dict:
         raise CaptureError(check.message, 400)
     alumno = await alumnos.by_matricula(check.value)
     if alumno is None:
-        raise CaptureError(f"No existe un alumno con la matrícula {check.value}. Si es nuevo, impórtelo desde SAE.", 404)
+        raise CaptureError(validation.matricula_not_found(check), 404)
     scope = plantel_scope(user)
     if scope is not None and alumno["plantel_id"] != scope:
         raise CaptureError("El alumno pertenece a otro plantel; solo puede atender alumnos de su plantel.", 403)

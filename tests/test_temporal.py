@@ -181,8 +181,6 @@ async def test_scan_without_dash_finds_the_student(signed_in):
     assert a["matricula"] in await r.get_data(as_text=True)
 
 
-@pytest.mark.xfail(reason="capture.lookup must use queries.alumnos.find for its 404 message (app/capture.py "
-                          "belongs to another developer; see issue 12 item 5)", strict=False)
 async def test_wrong_check_digit_says_verify(signed_in):
     """Issue 12 item 5: a wrong check digit says «verifique la matrícula (dígito verificador)», not «impórtelo»."""
     c = await signed_in("plantel")

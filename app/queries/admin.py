@@ -7,6 +7,7 @@ from datetime import datetime
 
 from .. import db
 from ..catalogos import Catalog
+from ..status import RULES
 
 
 def _row(r) -> dict:
@@ -103,6 +104,10 @@ SOURCES = {
                        c.clave || ' ' || coalesce(c.antes::text, '∅') || ' → ' || coalesce(c.despues::text, '∅') AS detalle, c.ip
                 FROM cambios_admin c""",
 }
+# Suggestions for the action filter (the status machine's actions, recorded reads, sign-ins).
+ACCIONES = tuple(sorted({*RULES, "importar", "credencial_temporal", "foto", "firma", "firma_entrega", "excel_plantel",
+                         "paquete_orden", "padron_offline", "orden_api", "consulta_alumno", "envio_a_nombre",
+                         "bitacora_csv", "inicio_sesion", "inicio_sesion_fallido"}))
 FUENTES = {"evento": "Cambio de estatus", "acceso": "Consulta de datos sensibles", "sesion": "Inicio de sesión",
            "admin": "Administración"}
 
@@ -130,10 +135,20 @@ def _where(fuente: str, f: dict) -> tuple[list[str], bool]:
             return [], False
         col = {"evento": "a.plantel_id", "acceso": "coalesce(s.plantel_id, a.plantel_id)", "sesion": "u.plantel_id"}[fuente]
         terms.append(f"{col} = :plantel_id")
-    if f.get("accion"):
-        col = {"evento": "e.accion", "acceso": "s.recurso", "admin": "c.entidad || ':' || c.accion",
-               "sesion": "CASE WHEN i.exito THEN 'inicio_sesion' ELSE 'inicio_sesion_fallido' END"}[fuente]
-        terms.append(f"{col} ILIKE :accion")
+    if f.get("accion"):  # exact (indexed) match; a source whose actions cannot be named so drops out
+        accion = f["accion"]
+        if fuente == "sesion":
+            if accion not in ("inicio_sesion", "inicio_sesion_fallido"):
+                return [], False
+            terms.append("i.exito" if accion == "inicio_sesion" else "NOT i.exito")
+        elif fuente == "admin":
+            if ":" not in accion:
+                return [], False
+            terms.append("c.entidad || ':' || c.accion = :accion")
+        elif ":" in accion or accion.startswith("inicio_sesion"):
+            return [], False
+        else:
+            terms.append(f"{'e.accion' if fuente == 'evento' else 's.recurso'} = :accion")
     return [t for t in terms if t], True
 
 
@@ -142,7 +157,7 @@ async def bitacora(f: dict, limit: int) -> list[dict]:
     params = {k: v for k, v in f.items() if k in ("desde", "hasta", "usuario_id", "alumno_id", "orden_id", "plantel_id")
               and v is not None}
     if f.get("accion"):
-        params["accion"] = f"%{f['accion']}%"
+        params["accion"] = f["accion"]
     if f.get("cursor"):
         params.update(c_en=f["cursor"][0], c_fuente=f["cursor"][1], c_id=f["cursor"][2])
     branches = []

@@ -154,7 +154,7 @@ async def read_filters(args) -> dict:
     """The Bitácora filters of the query string, checked (FilterError with the reason)."""
     f = {k: catalogos.clean(args.get(k, ""))[:80] for k in ("usuario", "plantel", "accion", "matricula", "orden", "fuente",
                                                             "desde", "hasta")}
-    out = {"accion": f["accion"], "fuente": f["fuente"] if f["fuente"] in q.SOURCES else ""}
+    out = {"accion": f["accion"].lower(), "fuente": f["fuente"] if f["fuente"] in q.SOURCES else ""}
     desde, hasta = _day(f["desde"], "desde"), _day(f["hasta"], "hasta")
     out["desde"] = datetime.combine(desde, datetime.min.time(), timezone.utc) if desde else None
     out["hasta"] = datetime.combine(hasta + timedelta(days=1), datetime.min.time(), timezone.utc) if hasta else None
@@ -191,7 +191,7 @@ async def bitacora():
         rows = rows[:PAGE]
     args = {k: v for k, v in request.args.items() if k != "despues"}
     return await render("admin/bitacora.html", rows=rows, error=error, siguiente=nxt, args=args,
-                        fuentes=q.FUENTES, planteles=await q.planteles()), 400 if error else 200
+                        fuentes=q.FUENTES, acciones=q.ACCIONES, planteles=await q.planteles()), 400 if error else 200
 
 
 @bp.route("/bitacora.csv")

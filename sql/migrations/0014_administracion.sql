@@ -39,3 +39,5 @@ CREATE INDEX eventos_en ON eventos (en DESC, id DESC);
 CREATE INDEX accesos_sensibles_en ON accesos_sensibles (en DESC, id DESC);
 CREATE INDEX intentos_acceso_en ON intentos_acceso (en DESC, id DESC);
 CREATE INDEX eventos_usuario ON eventos (usuario_id, en DESC);
+CREATE INDEX eventos_accion_en ON eventos (accion, en DESC, id DESC);
+CREATE INDEX accesos_sensibles_recurso_en ON accesos_sensibles (recurso, en DESC, id DESC);
