@@ -1,0 +1,21 @@
+"""Administración (role admin, UITI): one blueprint, one module per page — catalogos (planteles y
+catálogos), bitacora. docs/admin.md."""
+from __future__ import annotations
+
+from quart import Blueprint
+
+from ...catalogos import CATALOGS
+from ...auth import roles
+from .. import render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("")
+@roles("admin")
+async def inicio():
+    """The sections of Administración."""
+    return await render("admin/inicio.html", catalogs=CATALOGS.values())
+
+
+from . import bitacora, catalogos  # noqa: E402,F401 — the pages register their routes on bp
