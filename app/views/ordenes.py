@@ -1,6 +1,8 @@
 """Órdenes de impresión: create (estatal), print and ship (empresa), receive (estatal), tracking."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from quart import Blueprint, Response, abort, current_app, g, redirect, request, url_for
 
 from .. import orders
@@ -10,10 +12,12 @@ from ..edge import form_ints, query_int
 from ..exports import stream_file
 from ..package import build_package, package_name
 from ..queries import ordenes as q
+from ..queries import tablero as tablero_q  # Conciliación de órdenes (issue 15)
 from ..status import ESTATUS, LABEL, TransitionError
 from . import is_htmx, render
 
 bp = Blueprint("ordenes", __name__, url_prefix="/ordenes")
+TZ = ZoneInfo("America/Mexico_City")
 ITEMS_PAGE = 100
 MAX_PAGE = 10_000  # 1,000,000 students: more than any order holds
 # the statuses a student of an order can be in (its progress columns), in report order
@@ -110,7 +114,8 @@ async def _detalle_page(orden: dict, pagina: int = 1, error: str = "", code: int
                         paginas=max(1, -(-orden["alumnos"] // ITEMS_PAGE)),
                         progreso=(await q.progreso([orden["id"]])).get(orden["id"], {}), estatus=ESTATUS,
                         label=LABEL, estado_label=orders.ESTADO_LABEL, creada=query_int("creada", None, 0),
-                        esperados=query_int("esperados", None, 0), error=error), code
+                        esperados=query_int("esperados", None, 0), error=error,
+                        conciliacion=await tablero_q.conciliacion(TZ, orden["id"])), code
 
 
 @bp.route("/<id:orden_id>")
@@ -225,7 +230,7 @@ async def seguimiento():
     rows = await q.ordenes(None)
     return await render("ordenes/seguimiento.html", ordenes=rows, progreso=await q.progreso([r["id"] for r in rows]),
                         espera=await q.espera_por_plantel(), columnas=q.ESPERA, estatus=ORDER_STATUSES, label=LABEL,
-                        estado_label=orders.ESTADO_LABEL)
+                        estado_label=orders.ESTADO_LABEL, conciliacion=await tablero_q.conciliacion(TZ))
 
 
 @bp.route("/seguimiento/espera")

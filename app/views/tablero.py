@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
-from quart import Blueprint, Response, current_app, g, render_template, request
+from quart import Blueprint, Response, current_app, g, render_template, request, url_for
 
 from ..audit import record_read
 from ..auth import AccessDenied, roles
@@ -171,11 +171,13 @@ async def tablero():
     hoy = datetime.now(_tz()).date()
     ctx = {"plantel_id": plantel_id, "etiquetas": q.ETAPAS, "detenidos_def": q.DETENIDOS, "umbrales":
            umbrales(_settings()), "dias": dias, "label": LABEL, "error": "", "hoy": hoy,
-           "desde_txt": request.args.get("desde", "")[:40], "hasta_txt": request.args.get("hasta", "")[:40]}
+           "desde_txt": request.args.get("desde", "")[:40], "hasta_txt": request.args.get("hasta", "")[:40],
+           "url_tablero": url_for("tablero.tablero"), "url_detenidos": url_for("tablero.detenidos"), "en_tablero": True}
     try:
         desde, hasta = periodo(request.args, hoy, _settings().tablero_inicio_ciclo_mes)
     except PeriodoError as e:
-        return await render_template("tablero/inicio.html", **ctx, error=str(e), datos=None), 400
+        ctx["error"] = str(e)
+        return await render_template("tablero/inicio.html", **ctx, datos=None), 400
     ctx.update(desde=desde, hasta=hasta, desde_txt=desde.isoformat(), hasta_txt=hasta.isoformat(),
                ciclo=desde == inicio_ciclo(hoy, _settings().tablero_inicio_ciclo_mes) and hasta == hoy)
     return await render_template("tablero/inicio.html", **ctx, datos=await _datos(plantel_id, desde, hasta, hoy))
@@ -194,7 +196,7 @@ async def detenidos():
     return await render_template(
         "tablero/detenidos.html", est=est, que=q.DETENIDOS[est][0], umbral=umbrales(_settings())[est],
         plantel_id=plantel_id, plantel=nombre, grupo=grupo, grupos=await q.detenidos_por_grupo(plantel_id, est, corte),
-        rows=await q.detenidos_lista(est, corte, plantel_id, grupo), ahora=datetime.now(_tz()), limite=200)
+        rows=await q.detenidos_lista(est, corte, plantel_id, grupo), ahora=datetime.now(_tz()), limite=200, label=LABEL)
 
 
 DETENIDOS_COLUMNAS = ("Matrícula", "Nombre", "Primer apellido", "Segundo apellido", "Plantel", "CCT", "Grupo",
