@@ -24,6 +24,7 @@ from .config import ROOT
 from .mail import enqueue_mail
 from .security import rotate_csrf
 from .status import Actor
+from .urls import public_url
 
 log = logging.getLogger(__name__)
 hasher = PasswordHasher()  # argon2id with the library's recommended parameters
@@ -297,7 +298,7 @@ async def request_reset(email: str, ip: str) -> None:
             "(:d, :u, now() + make_interval(mins => CAST(:m AS int)))",
             {"d": _token_digest(token), "u": row["id"], "m": s.reset_token_minutes},
         )
-        link = f"{s.public_url.rstrip('/')}/restablecer/{token}"
+        link = f"{public_url(s)}/restablecer/{token}"
         await enqueue_mail(row["email"], "Recuperar contraseña — Credencialización",
                            f"Para elegir una nueva contraseña abra este enlace (vence en {s.reset_token_minutes} "
                            f"minutos y sirve una sola vez):\n\n{link}\n\nSi usted no lo pidió, ignore este mensaje.")

@@ -7,7 +7,6 @@ original answer again; same key + other content → refused (422).
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from . import db, images, photo_checks
+from . import db, images, offload, photo_checks
 from .audit import record_read
 from .status import Actor, TransitionError, transition
 
@@ -185,7 +184,7 @@ async def save_biometrics(alumno: dict, up: Upload, actor: Actor,
     if (old := await replay(clave, "biometricos", alumno["id"], digest)) is not None:
         return old
     try:
-        prep = await asyncio.to_thread(prepare_biometrics, up.foto, up.firma, thresholds or photo_checks.Thresholds())
+        prep = await offload.cpu(prepare_biometrics, up.foto, up.firma, thresholds or photo_checks.Thresholds())
     except images.ImageError as e:
         raise CaptureError(str(e), 422) from None
     revision = review(prep, up)
@@ -280,7 +279,7 @@ async def save_delivery(alumno: dict, up: Upload, actor: Actor) -> dict:
     if (old := await replay(clave, "entrega", alumno["id"], digest)) is not None:
         return old
     try:
-        prep = await asyncio.to_thread(prepare_signature, up.firma)
+        prep = await offload.cpu(prepare_signature, up.firma)
     except images.ImageError as e:
         raise CaptureError(str(e), 422) from None
     async with student_transaction(alumno["id"]):

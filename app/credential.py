@@ -8,7 +8,6 @@ stops verifying when it is no longer valid.
 """
 from __future__ import annotations
 
-import asyncio
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -18,7 +17,7 @@ from reportlab.lib.pagesizes import letter
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from . import db
+from . import db, offload
 from .cards import CardData, card_size, draw_back, draw_front
 from .formatting import TZ, fecha_hora
 from .status import Actor, record_event
@@ -134,7 +133,7 @@ async def issue_temporary(alumno_id: int, actor: Actor, settings) -> Issued:
                            comment=f"Credencial temporal núm. {issue_id}")
     url = verify_url(public_url(settings), settings.secret_key, TEMPORAL, issue_id)
     card = card_data(row, str(year), url, "CREDENCIAL TEMPORAL")
-    pdf = await asyncio.to_thread(temporary_pdf, card, now)
+    pdf = await offload.cpu(temporary_pdf, card, now)
     return Issued(issue_id, pdf, f"credencial-temporal-{row['matricula']}.pdf")
 
 
