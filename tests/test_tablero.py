@@ -394,3 +394,18 @@ async def test_reconciliation_on_order_pages_and_excel(app, users, signed_in):
     by_name = {x[0]: x for x in rows if x and x[0]}
     assert by_name[f"Orden {o1}"][3:10] == (4, 3, 1, 1, 2, 1, 50)
     assert by_name["Todas las órdenes"][3] == 6
+
+
+async def test_compaction_keeps_the_figures(app, users, monkeypatch):
+    """Live single-event deltas fold into one row per key once enough accumulate; the figures do not change."""
+    monkeypatch.setattr(q, "COMPACT_AFTER", 3)
+    s = await make_student("enrolado")
+    now = datetime.now(timezone.utc)
+    for i in range(6):
+        await _event(s["id"], "capturar", "enrolado" if i == 0 else "capturado", "capturado", now)
+    hoy = datetime.now(MX).date()
+    before = dict((await q.actividad(hoy))["capturas"])
+    assert await db.fetch_val("SELECT count(*) FROM tablero_actividad") == 6
+    assert await q.compactar_si_hace_falta(hoy) and not await q.compactar_si_hace_falta(hoy)
+    assert await db.fetch_val("SELECT count(*) FROM tablero_actividad") == 1
+    assert dict((await q.actividad(hoy))["capturas"]) == before == {hoy: 6}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import AsyncIterator
 
 from .. import db
@@ -32,7 +32,7 @@ ACTIVIDAD: dict[str, tuple[str, tuple[str, ...]]] = {
     "entregas": ("Entregas", ("entregar",)),
 }
 CONCEPTOS = ("enviadas", "recibidas", "rechazadas_recepcion", "rechazadas_plantel", "reimpresas", "entregadas")
-COMPACT_AFTER = 20_000  # delta rows summed by one Tablero load before the tables are folded
+COMPACT_AFTER = 5_000  # duplicate delta rows before a Tablero load folds the tables
 
 
 def _scoped(sql: str, plantel_id: int | None, column: str = "plantel_id") -> tuple[str, dict]:
@@ -62,30 +62,56 @@ def resumen(hist: list[tuple[int, int]]) -> dict:
     return {"n": sum(n for _, n in hist), "mediana": percentil(hist, 0.5), "p90": percentil(hist, 0.9)}
 
 
-async def _compact_if_needed(rows_summed: int) -> None:
-    """Fold the delta tables when a load summed many more rows than it returned."""
-    if rows_summed > COMPACT_AFTER:
+# Duplicate keys among the deltas: live events land on today's rows (a batch load arrives grouped), so
+# counting recent days is enough for the daily tables; the per-order tables are small.
+DUPLICADOS_SQL = """
+SELECT (SELECT count(*) - count(DISTINCT (plantel_id, etapa, dia, horas)) FROM tablero_etapas
+        WHERE dia >= CAST(:d AS date))
+     + (SELECT count(*) - count(DISTINCT (plantel_id, dia, accion)) FROM tablero_actividad WHERE dia >= CAST(:d AS date))
+     + (SELECT count(*) - count(DISTINCT (orden_id, concepto)) FROM tablero_ordenes)
+     + (SELECT count(*) - count(DISTINCT (orden_id, horas)) FROM tablero_tiempos_orden)"""
+
+
+async def compactar_si_hace_falta(hoy: date) -> bool:
+    """Fold the delta tables when more than COMPACT_AFTER duplicate rows accumulated; True when it did."""
+    if await db.fetch_val(DUPLICADOS_SQL, {"d": hoy - timedelta(days=2)}) > COMPACT_AFTER:
         await db.execute("SELECT compactar_tablero()")
+        return True
+    return False
 
 
+# Percentiles in SQL (only 6 rows per plantel leave the database): per (plantel, stage) — and per stage
+# for the state (plantel_id NULL) — the first whole-hour value whose running count reaches
+# ceil(p·N), computed in float8 exactly as PostgreSQL's percentile_disc does.
 ETAPAS_SQL = """
-SELECT plantel_id, etapa, horas, sum(n)::int AS n, count(*)::int AS filas FROM tablero_etapas
-WHERE dia BETWEEN CAST(:desde AS date) AND CAST(:hasta AS date) {where}
-GROUP BY plantel_id, etapa, horas HAVING sum(n) <> 0"""
+WITH h AS (
+  SELECT plantel_id, etapa, horas, sum(n) AS n FROM tablero_etapas
+  WHERE dia BETWEEN CAST(:desde AS date) AND CAST(:hasta AS date) {where}
+  GROUP BY GROUPING SETS ((plantel_id, etapa, horas), (etapa, horas)) HAVING sum(n) <> 0
+), c AS (
+  SELECT plantel_id, etapa, horas,
+         sum(n) OVER (PARTITION BY plantel_id, etapa ORDER BY horas) AS acumulado,
+         sum(n) OVER (PARTITION BY plantel_id, etapa) AS total
+  FROM h
+)
+SELECT plantel_id, etapa, max(total)::int AS n,
+       min(horas) FILTER (WHERE acumulado >= greatest(1, ceil(CAST(0.5 AS float8) * total))) AS mediana,
+       min(horas) FILTER (WHERE acumulado >= greatest(1, ceil(CAST(0.9 AS float8) * total))) AS p90
+FROM c GROUP BY plantel_id, etapa"""
 
 
 async def etapas(desde: date, hasta: date, plantel_id: int | None = None) -> dict:
     """Stage times for stages ending in [desde, hasta]: {'planteles': {id: {etapa: resumen}}, 'estatal': {etapa: resumen}}."""
     sql, params = _scoped(ETAPAS_SQL, plantel_id)
     rows = await db.fetch_all(sql, {**params, "desde": desde, "hasta": hasta})
-    await _compact_if_needed(sum(r["filas"] for r in rows) - len(rows))
-    per: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    state: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    out: dict = {"planteles": defaultdict(dict), "estatal": {}}
     for r in rows:
-        per[r["plantel_id"]][r["etapa"]].append((r["horas"], r["n"]))
-        state[r["etapa"]][r["horas"]] += r["n"]
-    return {"planteles": {pid: {e: resumen(h) for e, h in et.items()} for pid, et in per.items()},
-            "estatal": {e: resumen(list(h.items())) for e, h in state.items()}}
+        fig = {"n": r["n"], "mediana": r["mediana"], "p90": r["p90"]}
+        if r["plantel_id"] is None:
+            out["estatal"][r["etapa"]] = fig
+        else:
+            out["planteles"][r["plantel_id"]][r["etapa"]] = fig
+    return out
 
 
 DETENIDOS_SQL = """
@@ -142,7 +168,7 @@ async def detenidos_lotes(estatus: str, corte: datetime, plantel_id: int | None,
 
 
 ACTIVIDAD_SQL = """
-SELECT dia, accion, sum(n)::int AS n, count(*)::int AS filas FROM tablero_actividad
+SELECT dia, accion, sum(n)::int AS n FROM tablero_actividad
 WHERE dia >= CAST(:desde AS date) {where} GROUP BY dia, accion"""
 
 
@@ -150,7 +176,6 @@ async def actividad(desde: date, plantel_id: int | None = None) -> dict[str, dic
     """Events per series and local day since desde: {'capturas': {day: n}, …}."""
     sql, params = _scoped(ACTIVIDAD_SQL, plantel_id)
     rows = await db.fetch_all(sql, {**params, "desde": desde})
-    await _compact_if_needed(sum(r["filas"] for r in rows) - len(rows))
     serie_of = {a: s for s, (_, acciones) in ACTIVIDAD.items() for a in acciones}
     out: dict[str, dict[date, int]] = {s: defaultdict(int) for s in ACTIVIDAD}
     for r in rows:

@@ -150,6 +150,7 @@ def dias(horas: int | None) -> str:
 async def _datos(plantel_id: int | None, desde: date, hasta: date, hoy: date) -> dict:
     """Everything the Tablero shows for a scope and period."""
     s = _settings()
+    await q.compactar_si_hace_falta(hoy)
     estatal = g.user.rol in ("estatal", "admin") and plantel_id is None
     detenidos = await q.detenidos(cortes(s, datetime.now(_tz())), plantel_id)
     return {
