@@ -8,7 +8,7 @@ import logging
 from quart import Quart, g, jsonify, redirect, render_template, request, url_for
 from quart_auth import QuartAuth
 
-from . import db, edge
+from . import biocrypt, db, edge
 from . import offload
 from .compression import gzip_response
 from .auth import AccessDenied, NotSignedIn, enforce_access
@@ -16,6 +16,7 @@ from .config import ROOT, Settings
 from .formatting import register_filters
 from .menu import menu_for
 from .pgembed import database_url
+from .queries.biometricos import PurgedImage, startup_check
 from .security import CsrfError, add_headers, check_csrf, csrf_token
 from .urls import require_public_url
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 BLUEPRINTS = (
     "auth", "report", "sae", "captura", "temporal", "validacion", "rechazo", "entrega",
     "consulta", "ordenes", "equipo", "ayuda", "biometricos", "verificar", "api", "pwa", "admin",
-    "tablero",
+    "tablero", "conciliacion",
 )
 
 
@@ -65,6 +66,7 @@ def _install_hooks(app: Quart, settings: Settings) -> None:
             db.set_db(db.make_database(url, settings.db_pool_max))
             await db.get_db().connect()
         app.config["DB_OWNED"] = True
+        await startup_check()  # refuses to start without a key the stored images need (docs/privacy.md)
 
     @app.after_serving
     async def disconnect() -> None:
@@ -117,6 +119,16 @@ def _install_hooks(app: Quart, settings: Settings) -> None:
         if request.accept_mimetypes.best == "application/json":
             return jsonify(error=offload.BUSY_MESSAGE), 503, headers
         return await render_template("errors/error.html", code=503, message=offload.BUSY_MESSAGE), 503, headers
+
+    @app.errorhandler(biocrypt.BiometricKeyError)
+    @app.errorhandler(PurgedImage)
+    async def image_unavailable(e):
+        """An image purged (410), damaged (409) or under a key this server lacks (503), in Spanish."""
+        if not isinstance(e, PurgedImage):
+            log.error("imagen biométrica ilegible en %s: %s", request.path, e)
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=str(e)), e.status
+        return await render_template("errors/error.html", code=e.status, message=str(e)), e.status
 
     @app.errorhandler(404)
     async def not_found(_e):

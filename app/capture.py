@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from . import db, images, offload, photo_checks
+from . import biocrypt, db, images, offload, photo_checks
 from .audit import record_read
+from .privacy import PrivacyError, acknowledged_version, record_notice
 from .status import Actor, TransitionError, transition
 
 
@@ -125,18 +126,19 @@ def review(prep: Prepared, up: Upload) -> dict:
 
 # Claim the key and store the images in ONE round trip (raw asyncpg: no per-query compile, the
 # ~80 KB photo is sent once). When the key exists, nothing is inserted and both ids are NULL.
+# datos is the sealed blob (app/biocrypt.py); sha256 and bytes ($18, $19) are those of the plaintext.
 CLAIM_AND_STORE = """
 WITH k AS (
   INSERT INTO capturas (clave, tipo, alumno_id, usuario_id, payload_sha256, device_captured_at)
   VALUES ($1::uuid, $2::text, $3::bigint, $4::int, $5::text, $6::timestamptz) ON CONFLICT (clave) DO NOTHING RETURNING alumno_id),
 f AS (
   INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto, revision, creado_por)
-  SELECT alumno_id, 'foto', $7::text, $8::bytea, $9::text, octet_length($8::bytea), $10::int, $11::int, $12::jsonb, $4
+  SELECT alumno_id, 'foto', $7::text, $8::bytea, $9::text, $18::int, $10::int, $11::int, $12::jsonb, $4
   FROM k WHERE $8::bytea IS NOT NULL
   RETURNING id),
 s AS (
   INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto, creado_por)
-  SELECT alumno_id, $13::biometrico_tipo, 'image/png', $14::bytea, $15::text, octet_length($14::bytea), $16::int,
+  SELECT alumno_id, $13::biometrico_tipo, 'image/png', $14::bytea, $15::text, $19::int, $16::int,
          $17::int, $4 FROM k RETURNING id)
 SELECT (SELECT count(*) FROM k) AS claimed, (SELECT id FROM f) AS foto_id, (SELECT id FROM s) AS firma_id
 """
@@ -151,9 +153,10 @@ async def claim_and_store(clave: uuid.UUID, tipo: str, alumno_id: int, actor: Ac
     async with db.raw_connection() as conn:
         row = await conn.fetchrow(
             CLAIM_AND_STORE, clave, tipo, alumno_id, actor.id, digest, device_at,
-            foto.mime if foto else None, foto.data if foto else None, foto.sha256 if foto else None,
+            foto.mime if foto else None, biocrypt.seal(foto.data) if foto else None, foto.sha256 if foto else None,
             foto.width if foto else None, foto.height if foto else None, json.dumps(revision or {}),
-            "firma" if tipo == "biometricos" else "firma_entrega", firma.data, firma.sha256, firma.width, firma.height)
+            "firma" if tipo == "biometricos" else "firma_entrega", biocrypt.seal(firma.data), firma.sha256, firma.width,
+            firma.height, len(foto.data) if foto else None, len(firma.data))
     return (row["foto_id"], row["firma_id"]) if row["claimed"] else None
 
 
@@ -188,6 +191,7 @@ async def save_biometrics(alumno: dict, up: Upload, actor: Actor,
     except images.ImageError as e:
         raise CaptureError(str(e), 422) from None
     revision = review(prep, up)
+    aviso = await acknowledged_notice(up)
     device_at = parse_device_time(up.capturado_en)
     other = await taken_by_other(up, actor)
     async with student_transaction(alumno["id"]) as current:
@@ -205,9 +209,18 @@ async def save_biometrics(alumno: dict, up: Upload, actor: Actor,
                     "de": moved["de"], "foto_id": foto_id, "firma_id": firma_id, "fecha": now.isoformat(),
                     "advertencias": [f["message"] for f in revision["advertencias"]] + revision["firma_advertencias"]}
         await _finish(clave, foto_id, firma_id, response)
+        await record_notice(clave, aviso)
         if other:
             await record_read("envio_a_nombre", alumno_id=alumno["id"], detalle=f"captura de {other} enviada por {actor.email}")
     return response
+
+
+async def acknowledged_notice(up: Upload) -> int:
+    """The privacy-notice version the operator confirmed at Guardar; refused (422) without it (app/privacy.py)."""
+    try:
+        return await acknowledged_version(up.extra.get("aviso_version"))
+    except PrivacyError as e:
+        raise CaptureError(str(e), e.status, campo="aviso_version") from None
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ stops verifying when it is no longer valid.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -17,9 +18,10 @@ from reportlab.lib.pagesizes import letter
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from . import db, offload
+from . import db, disenos, offload
 from .cards import CardData, card_size, draw_back, draw_front
 from .formatting import TZ, fecha_hora
+from .queries.biometricos import open_row
 from .status import Actor, record_event
 from .urls import public_url
 
@@ -122,17 +124,20 @@ async def issue_temporary(alumno_id: int, actor: Actor, settings) -> Issued:
     row = await db.fetch_one(CARD_SQL, {"id": alumno_id})
     if row is None:
         raise ValueError("El alumno no tiene fotografía y firma capturadas.")
+    row = open_row(row, "foto", "firma")  # before recording the issue: purged or unreadable images refuse it
     now = datetime.now(timezone.utc)
     year = now.astimezone(TZ).year
+    design = await disenos.current()  # Administración → Diseño de la credencial; the issue records its version
     async with db.get_db().transaction():
         issue_id = await db.fetch_val(
-            """INSERT INTO credenciales_temporales (alumno_id, foto_id, firma_id, vigencia, emitida_por)
-               VALUES (:a, :f, :s, :v, :u) RETURNING id""",
-            {"a": alumno_id, "f": row["foto_id"], "s": row["firma_id"], "v": year, "u": actor.id})
+            """INSERT INTO credenciales_temporales (alumno_id, foto_id, firma_id, vigencia, emitida_por, diseno_id)
+               VALUES (:a, :f, :s, :v, :u, (SELECT id FROM disenos_credencial WHERE id = :d)) RETURNING id""",
+            {"a": alumno_id, "f": row["foto_id"], "s": row["firma_id"], "v": year, "u": actor.id,
+             "d": design.version})
         await record_event(alumno_id, "credencial_temporal", actor, de=row["estatus"], a=row["estatus"],
                            comment=f"Credencial temporal núm. {issue_id}")
     url = verify_url(public_url(settings), settings.secret_key, TEMPORAL, issue_id)
-    card = card_data(row, str(year), url, "CREDENCIAL TEMPORAL")
+    card = dataclasses.replace(card_data(row, str(year), url, "CREDENCIAL TEMPORAL"), diseno=design)
     pdf = await offload.cpu(temporary_pdf, card, now)
     return Issued(issue_id, pdf, f"credencial-temporal-{row['matricula']}.pdf")
 

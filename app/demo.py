@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from . import db
 from .auth import hash_password
+from .biocrypt import seal
 from .validation import CURP_ALPHABET, curp_check_digit, luhn_digit, suggest_vigencia
 
 DEMO_PASSWORD = "demo1234"
@@ -267,7 +268,7 @@ async def _load(conn, rng: random.Random, students: list[dict], users: dict, now
                                                                ("firma", signatures[idx % 8], "image/png"),
                                                                ("firma_entrega", signatures[(idx + 3) % 8], "image/png"))):
                         size = (600, 800) if tipo == "foto" else Image.open(io.BytesIO(data)).size
-                        bio_rows.append((bio_id + off, aid, tipo, mime, data, hashlib.sha256(data).hexdigest(),
+                        bio_rows.append((bio_id + off, aid, tipo, mime, seal(data), hashlib.sha256(data).hexdigest(),
                                          len(data), size[0], size[1], users.get("plantel"), t))
                     bio_id += 3
                     shared = shared or (foto, firma, entrega)

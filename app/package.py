@@ -25,9 +25,10 @@ from PIL import Image
 from reportlab import rl_config
 from reportlab.pdfgen.canvas import Canvas
 
-from . import cards, db
+from . import cards, db, disenos
 from .exports import XlsxSheet
 from .formatting import fecha
+from .queries.biometricos import plain_or_empty
 
 BATCH = 100
 PDF_PART = 250
@@ -38,7 +39,8 @@ MANIFEST = (("Orden", "orden"), ("Matrícula", "matricula"), ("Prematrícula", "
             ("Grupo", "grupo"), ("Carrera", "carrera"), ("Correo institucional", "correo"),
             ("Institución médica", "institucion_medica"), ("Número de afiliación", "numero_afiliacion"),
             ("Vigencia", "vigencia_texto"), ("Reimpresión", "reimpresion_texto"), ("Motivo", "motivo"),
-            ("Fotografía", "foto"), ("Firma", "firma"), ("PDF", "pdf"), ("Página frente", "pagina"))
+            ("Fotografía", "foto"), ("Firma", "firma"), ("PDF", "pdf"), ("Página frente", "pagina"),
+            ("Diseño de credencial", "diseno"))
 CARDS_SQL = """
 SELECT a.id, a.matricula, a.prematricula, a.curp, a.nombre, a.primer_apellido, a.segundo_apellido,
        p.nombre AS plantel, p.cct, a.grupo, c.nombre AS carrera, coalesce(a.correo, '') AS correo,
@@ -84,12 +86,15 @@ class PackageWriter:
     parts in flight, each written into the ZIP as soon as it is ready.
     """
 
-    def __init__(self, orden_id: int, verify_url: Callable[[int], str] | None = None) -> None:
-        """Open the temporary ZIP, CSV and XLSX; verify_url(alumno_id) gives each card's QR link."""
+    def __init__(self, orden_id: int, verify_url: Callable[[int], str] | None = None,
+                 diseno: cards.CardDesign = cards.DEFAULT_DESIGN) -> None:
+        """Open the temporary ZIP, CSV and XLSX; verify_url(alumno_id) gives each card's QR link; diseno is the
+        design version the order was created with (app/disenos.py)."""
         fd, self.path = tempfile.mkstemp(suffix=".zip")
         os.close(fd)
         self.orden_id = orden_id
         self.verify_url = verify_url
+        self.diseno = diseno
         self.zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         self.csv_buf = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
         self.csv = csv.writer(self.csv_buf)
@@ -111,14 +116,15 @@ class PackageWriter:
         row["reimpresion_texto"] = "Sí" if row["reimpresion"] else "No"
         row["foto"], row["firma"] = f"fotos/{m}.jpg", f"firmas/{m}.png"
         row["verify_url"] = self.verify_url(row["id"]) if self.verify_url else None
-        row["foto_jpeg"], row["firma_png"] = bytes(row["foto_jpeg"] or b""), bytes(row["firma_png"] or b"")
+        row["foto_jpeg"], row["firma_png"] = plain_or_empty(row["foto_jpeg"]), plain_or_empty(row["firma_png"])
         if row["foto_jpeg"]:
             self.zip.writestr(zipfile.ZipInfo(row["foto"], _now()), row["foto_jpeg"], zipfile.ZIP_STORED)
         if row["firma_png"]:
             self.zip.writestr(zipfile.ZipInfo(row["firma"], _now()), row["firma_png"], zipfile.ZIP_STORED)
         row["pdf"] = f"credenciales-{self.count // PDF_PART + 1:03d}.pdf"
         row["pagina"] = 2 * (self.count % PDF_PART) + 1
-        self.part.append(card_of(row))
+        row["diseno"] = self.diseno.version
+        self.part.append(dataclasses.replace(card_of(row), diseno=self.diseno))
         values = [row[k] for _, k in MANIFEST]
         self.csv.writerow([csv_cell(v) for v in values])
         self.xlsx.write(values)
@@ -256,7 +262,8 @@ async def rows_of(orden_id: int) -> AsyncIterator[list[dict]]:
 
 async def build_package(orden_id: int, settings=None) -> str:
     """Build the order's ZIP into a temporary file and return its path (the caller deletes it)."""
-    writer = await asyncio.to_thread(PackageWriter, orden_id, _verify_url_builder(settings))
+    diseno = await disenos.of_order(orden_id)  # the order keeps its version when the package is rebuilt
+    writer = await asyncio.to_thread(PackageWriter, orden_id, _verify_url_builder(settings), diseno)
     try:
         async for batch in rows_of(orden_id):
             await asyncio.to_thread(writer.add, batch)

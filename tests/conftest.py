@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from app import create_app, db
+from app.biocrypt import seal
 from app.config import Settings
 from app.demo import placeholder_photo, placeholder_signature
 from app.migrate import migrate
@@ -155,13 +156,13 @@ def new_matricula(prefix: str = "25001") -> str:
 
 
 async def add_image(alumno_id: int, tipo: str, data: bytes | None = None) -> int:
-    """Store a biometric image row for a student."""
+    """Store a biometric image row for a student (sealed as the app stores it; sha256/bytes of the plaintext)."""
     data = data or (placeholder_photo(alumno_id) if tipo == "foto" else placeholder_signature(alumno_id))
     img = Image.open(io.BytesIO(data))
     return await db.fetch_val(
         """INSERT INTO biometricos (alumno_id, tipo, mime, datos, sha256, bytes, ancho, alto)
            VALUES (:a, CAST(:t AS biometrico_tipo), :m, :d, :s, :b, :w, :h) RETURNING id""",
-        {"a": alumno_id, "t": tipo, "m": "image/jpeg" if img.format == "JPEG" else "image/png", "d": data,
+        {"a": alumno_id, "t": tipo, "m": "image/jpeg" if img.format == "JPEG" else "image/png", "d": seal(data),
          "s": hashlib.sha256(data).hexdigest(), "b": len(data), "w": img.width, "h": img.height})
 
 

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from app import db, images
+from app.biocrypt import unseal
 
 from .conftest import FIXTURES, ROOT, csrf_of, make_student, uid
 
@@ -172,7 +173,7 @@ async def test_capture_stores_and_serves_re_encoded_photo(signed_in):
                      files=files, headers={"Accept": "application/json"})
     assert r.status_code == 200, await r.get_data(as_text=True)
     foto_id = await db.fetch_val("SELECT foto_id FROM alumnos WHERE id = :id", {"id": a["id"]})
-    stored = bytes(await db.fetch_val("SELECT datos FROM biometricos WHERE id = :id", {"id": foto_id}))
+    stored = unseal(await db.fetch_val("SELECT datos FROM biometricos WHERE id = :id", {"id": foto_id}))
     assert b"<html>" not in stored and stored.endswith(b"\xff\xd9") and stored != GOOD
     served = await (await c.get(f"/biometricos/{foto_id}")).get_data()
     assert served == stored

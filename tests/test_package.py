@@ -10,6 +10,7 @@ import openpyxl
 from pypdf import PdfReader
 
 from app import db, orders, package
+from app.biocrypt import unseal
 from app.formatting import fecha
 
 from .conftest import actor, make_student, plantel_id
@@ -67,8 +68,8 @@ async def test_manifest_images_and_pdf_match_database(signed_in, users):
         assert r["Vigencia"] == fecha(db_row["vigencia"])
         assert r["Reimpresión"] == ("Sí" if s["nombre"] == "REIMPRESA" else "No")
         assert r["Motivo"] == ("Laminado despegado" if s["nombre"] == "REIMPRESA" else "")
-        assert z.read(f"fotos/{m}.jpg") == bytes(db_row["foto"])
-        assert z.read(f"firmas/{m}.png") == bytes(db_row["firma"])
+        assert z.read(f"fotos/{m}.jpg") == unseal(db_row["foto"])
+        assert z.read(f"firmas/{m}.png") == unseal(db_row["firma"])
         xr = next(x for x in xrows[1:] if x[header.index("Matrícula")] == m)
         assert xr[header.index("Número de afiliación")] == db_row["numero_afiliacion"]
         assert r["PDF"] == "credenciales-001.pdf"
