@@ -125,7 +125,8 @@ def grafica(clave: str, titulo: str, serie: dict[date, int], dias: list[date]) -
     barras = [{"x": round(x0 + i * paso + paso * 0.15, 2), "w": round(paso * 0.7, 2),
                "h": round(alto * v / tope, 2), "y": round(y0 + alto - alto * v / tope, 2), "v": v, "dia": d}
               for i, (d, v) in enumerate(zip(dias, valores))]
-    marcas = [{"x": round(x0 + i * paso + paso / 2, 2), "texto": dia_corto(d)}
+    marcas = [{"x": round(x0 + i * paso + paso / 2, 2), "texto": dia_corto(d),
+               "ancla": "end" if i == len(dias) - 1 else "middle"}
               for i, d in enumerate(dias) if i % 10 == 0 or i == len(dias) - 1]
     lineas = [{"y": round(y0 + alto - alto * f, 2), "texto": f"{round(tope * f):,}"} for f in (0, 0.5, 1)]
     pico = max(range(len(valores)), key=valores.__getitem__) if valores else None
