@@ -164,10 +164,10 @@ def cmd_import_students(args, settings: Settings) -> None:
 
 
 def cmd_load_sae(args, settings: Settings) -> None:
-    """Load an SAE export (CSV/XLSX) into the SAE snapshot; print rows loaded and refused."""
-    from .sae import load_snapshot
+    """Load an SAE export (CSV/XLSX) into the SAE snapshot and compute its Conciliación SAE; print the outcome."""
+    from .conciliacion import load_and_reconcile
 
-    _file_command(settings, lambda: load_snapshot(args.file, replace=args.reemplazar))
+    _file_command(settings, lambda: load_and_reconcile(args.file, replace=args.reemplazar))
 
 
 def cmd_backup(args, settings: Settings) -> None:

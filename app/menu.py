@@ -21,6 +21,7 @@ def _item(label: str, endpoint: str, *roles: str) -> Item:
 MENU: tuple[Item, ...] = (
     _item("Inicio", "report.inicio", "plantel", "estatal", "empresa", "admin"),
     _item("Importar alumno SAE", "sae.buscar", "plantel", "admin"),
+    _item("Conciliación SAE", "conciliacion.inicio", "estatal", "admin"),
     _item("Toma de biométricos", "captura.buscar", "plantel"),
     _item("Imprimir temporal", "temporal.buscar", "plantel"),
     _item("Validar datos alumno", "validacion.grupos", "plantel"),

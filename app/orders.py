@@ -78,6 +78,7 @@ async def _take_students(orden_id: int, plantel_ids: list[int], estatus: list[st
                    CASE WHEN a.estatus = 'rechazado' THEN coalesce({q.MOTIVO_SQL}, '') ELSE '' END
             FROM alumnos a
             WHERE a.plantel_id = ANY(CAST(:p AS int[])) AND a.estatus = ANY(CAST(:st AS estatus[]))
+              AND a.baja_en IS NULL
             ORDER BY a.id
             ON CONFLICT (alumno_id) WHERE abierto DO NOTHING
             RETURNING alumno_id, reimpresion""",

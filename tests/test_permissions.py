@@ -52,8 +52,9 @@ async def _fixtures(users) -> dict[str, str]:
     s = await make_student("recibido")
     orden = await db.fetch_val("INSERT INTO ordenes_impresion (creada_por) VALUES (:u) RETURNING id",
                                {"u": users["estatal"]["id"]})
+    corrida = await db.fetch_val("INSERT INTO conciliaciones DEFAULT VALUES RETURNING id")
     return {"matricula": s["matricula"], "alumno_id": str(s["id"]), "bio_id": str(s["foto_id"]),
-            "orden_id": str(orden), "plantel_id": str(s["plantel_id"]), "token": "no-valido",
+            "orden_id": str(orden), "corrida_id": str(corrida), "plantel_id": str(s["plantel_id"]), "token": "no-valido",
             "slug": "carreras", "clave": "ZZZZ"}
 
 

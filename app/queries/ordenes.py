@@ -57,7 +57,7 @@ async def candidatos() -> list[dict]:
                   count(*) FILTER (WHERE a.estatus = 'validado') AS validados,
                   count(*) FILTER (WHERE a.estatus = 'rechazado') AS rechazados
            FROM alumnos a JOIN planteles p ON p.id = a.plantel_id
-           WHERE a.estatus IN ('validado', 'rechazado')
+           WHERE a.estatus IN ('validado', 'rechazado') AND a.baja_en IS NULL  -- SAE bajas (Conciliación SAE)
              AND NOT EXISTS (SELECT 1 FROM orden_items i WHERE i.alumno_id = a.id AND i.abierto)
            GROUP BY p.id, p.nombre ORDER BY p.nombre""")
 

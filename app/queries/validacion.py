@@ -12,7 +12,7 @@ async def grupos(plantel_id: int) -> list[dict]:
     return await db.fetch_all(
         """SELECT g.clave, count(a.id) AS pendientes
            FROM grupos g LEFT JOIN alumnos a ON a.plantel_id = g.plantel_id AND a.grupo = g.clave
-                AND a.estatus IN ('capturado', 'aplazado')
+                AND a.estatus IN ('capturado', 'aplazado') AND a.baja_en IS NULL
            WHERE g.plantel_id = :p GROUP BY g.clave ORDER BY g.clave""",
         {"p": plantel_id})
 
@@ -31,7 +31,7 @@ async def pendientes(plantel_id: int, grupo: str, q: str = "", limit: int = 10, 
     """One page of the group's Capturado and Aplazado students, and the total matching."""
     cond, params = _filter(q)
     params.update(p=plantel_id, g=grupo)
-    base = f"FROM alumnos a WHERE a.plantel_id = :p AND a.grupo = :g AND a.estatus IN ('capturado', 'aplazado'){cond}"
+    base = f"FROM alumnos a WHERE a.plantel_id = :p AND a.grupo = :g AND a.estatus IN ('capturado', 'aplazado') AND a.baja_en IS NULL{cond}"
     total = await db.fetch_val("SELECT count(*) " + base, params)
     rows = await db.fetch_all(
         "SELECT a.id, a.matricula, a.nombre, a.primer_apellido, a.segundo_apellido, a.estatus::text AS estatus "
@@ -44,7 +44,7 @@ async def siguiente(plantel_id: int, grupo: str, despues_de: str) -> str | None:
     """The matrícula of the next pending student of the group in list order (wrapping around)."""
     return await db.fetch_val(
         """SELECT matricula FROM alumnos
-           WHERE plantel_id = :p AND grupo = :g AND estatus = 'capturado' AND matricula <> :m
+           WHERE plantel_id = :p AND grupo = :g AND estatus = 'capturado' AND baja_en IS NULL AND matricula <> :m
            ORDER BY (busqueda, matricula) <= (SELECT busqueda, matricula FROM alumnos WHERE matricula = :m),
                     busqueda, matricula
            LIMIT 1""",
