@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -28,7 +28,7 @@ from app.queries import tablero as q
 from app.views import tablero as view_mod
 
 from .bench_report import elapsed_ms, estatal_user
-from .common import database_name, machine, require_data, sign_in, with_database
+from .common import bench_url, database_name, machine, require_data, sign_in, with_database
 from .load_data import load
 
 DB_NAME = "credencializacion_bench_tablero"
@@ -126,9 +126,20 @@ async def drop(url: str) -> None:
         await admin.close()
 
 
+async def _exists(url: str) -> bool:
+    """True when the database of url exists."""
+    try:
+        await (await asyncpg.connect(url)).close()
+        return True
+    except asyncpg.InvalidCatalogNameError:
+        return False
+
+
 async def run(args) -> dict:
     """Load (optional), measure, print, drop (optional)."""
     url = args.url or default_url()
+    if not args.load and not args.url and not await _exists(url):
+        url = bench_url()  # `make bench`: the shared bench database that run_all loaded
     if args.load:
         t = time.perf_counter()
         loaded = await load(url)
