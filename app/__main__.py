@@ -192,6 +192,48 @@ def cmd_restore(args, settings: Settings) -> None:
     print("Respaldo restaurado.")
 
 
+def cmd_rotate_key(args, settings: Settings) -> None:
+    """Re-encrypt every image not under the current key, in batches, while the app keeps serving."""
+    from . import biocrypt
+    from .queries.biometricos import rotate
+
+    if args.print_key:
+        return print(biocrypt.new_key_text())
+    if args.batch < 1:
+        sys.exit("--batch debe ser al menos 1.")
+
+    async def main() -> None:
+        await _connected(settings)
+        try:
+            out = await rotate(args.batch)
+        finally:
+            await db.get_db().disconnect()
+        print(f"Listo: {out.resealed} re-cifradas; pendientes: {out.pending}."
+              + (f" Dañadas (no se pudieron re-cifrar): {out.damaged}." if out.damaged else "")
+              + ("" if out.pending else " Ya puede retirar las llaves anteriores (consérvelas mientras guarde "
+                 "respaldos hechos con ellas)."))
+    try:
+        if args.new:
+            print(f"Llave nueva en var/biometric_key (id {biocrypt.new_dev_key().current_id.hex()}).")
+        asyncio.run(main())
+    except biocrypt.BiometricKeyError as e:
+        sys.exit(str(e))
+
+
+def cmd_purge(args, settings: Settings) -> None:
+    """Delete the biometrics due under the retention policy (--dry-run: only count); print the report."""
+    from .privacy import run_purge
+
+    async def main() -> None:
+        await _connected(settings)
+        try:
+            report = await run_purge(settings, dry_run=args.dry_run)
+        finally:
+            await db.get_db().disconnect()
+        print("\n".join(report.lines()))
+    asyncio.run(main())
+
+
 def cmd_create_api_token(args, settings: Settings) -> None:
     """Issue a company-API bearer token for an empresa user and print it once."""
     from .api_tokens import create_token
@@ -242,10 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("restore", help="restaurar un respaldo en una base de datos vacía")
     r.add_argument("file")
     r.set_defaults(func=cmd_restore)
+    k = sub.add_parser("rotate-key", help="re-cifrar las imágenes con la llave actual (docs/privacy.md)")
+    k.add_argument("--batch", type=int, default=500, help="imágenes por transacción (500)")
+    k.add_argument("--new", action="store_true", help="desarrollo: generar una llave nueva en var/")
+    k.add_argument("--print-key", action="store_true", help="solo imprimir una llave nueva para BIOMETRIC_KEY")
+    k.set_defaults(func=cmd_rotate_key)
     t = sub.add_parser("create-api-token", help="emitir un token de la API para un usuario de la empresa")
     t.add_argument("email")
     t.add_argument("--nombre", help="etiqueta del token (p. ej. el sistema que lo usa)")
     t.set_defaults(func=cmd_create_api_token)
+    g = sub.add_parser("purge", help="eliminar los biométricos vencidos según la política de conservación")
+    g.add_argument("--dry-run", action="store_true", help="solo contar lo que se eliminaría")
+    g.set_defaults(func=cmd_purge)
     return p
 
 
