@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
 import asyncpg
-from pgqueuer import AsyncpgDriver, DatabaseRetryEntrypointExecutor, Job, QueueManager, Queries
+from pgqueuer import AsyncpgDriver, DatabaseRetryEntrypointExecutor, Job, QueueManager, Queries, SchedulerManager
 from pgqueuer.types import QueueExecutionMode
 
 from . import db
@@ -24,6 +24,8 @@ from . import db
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, dict], Awaitable[None]]  # (settings, payload)
 HANDLERS: dict[str, Handler] = {}
+Scheduled = Callable[[Any, str], Awaitable[Any]]  # (settings, database url)
+SCHEDULES: dict[str, tuple[Callable[[Any], str], Scheduled]] = {}  # name → (settings → UTC cron expression, fn)
 RECONNECT_SECONDS = 5
 
 
@@ -34,6 +36,44 @@ def handler(name: str) -> Callable[[Handler], Handler]:
         HANDLERS[name] = fn
         return fn
     return register
+
+
+def scheduled(name: str, cron: Callable[[Any], str]) -> Callable[[Scheduled], Scheduled]:
+    """Register an async fn(settings, url) that the worker runs at cron(settings) (a UTC cron expression;
+    pgqueuer's scheduler: one run per due time whatever the number of workers)."""
+    def register(fn: Scheduled) -> Scheduled:
+        """Add fn to the schedule registry."""
+        SCHEDULES[name] = (cron, fn)
+        return fn
+    return register
+
+
+def _scheduler(queries: Queries, settings, url: str) -> SchedulerManager | None:
+    """pgqueuer's cron scheduler with every registered schedule (None when there is none)."""
+    from . import privacy  # noqa: F401 — registers the daily purge of biometrics (docs/privacy.md)
+
+    if not SCHEDULES:
+        return None
+    sm = SchedulerManager(queries)
+    for name, (cron, fn) in SCHEDULES.items():
+        async def run(_schedule, fn: Scheduled = fn) -> None:
+            """Call the scheduled function."""
+            await fn(settings, url)
+        sm.schedule(name, cron(settings), clean_old=True)(run)
+    return sm
+
+
+async def _run_with_scheduler(qm: QueueManager, sm: SchedulerManager | None, **options) -> None:
+    """Run the queue manager and, beside it, the scheduler; the scheduler stops when the queue does."""
+    task = asyncio.create_task(sm.run()) if sm else None
+    try:
+        await qm.run(**options)
+    finally:
+        if task:
+            sm.shutdown.set()
+            for outcome in await asyncio.gather(task, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.error("programador de trabajos: %s", outcome)
 
 
 async def install(conn: asyncpg.Connection) -> None:
@@ -82,7 +122,8 @@ async def run_worker(settings, url: str, stop: asyncio.Event | None = None, drai
         watcher = asyncio.create_task(_stop_when(stop, qm)) if stop else None
         mode = QueueExecutionMode.drain if drain else QueueExecutionMode.continuous
         try:
-            await qm.run(dequeue_timeout=timedelta(seconds=10), batch_size=4, mode=mode)
+            await _run_with_scheduler(qm, None if drain else _scheduler(queries, settings, url),
+                                      dequeue_timeout=timedelta(seconds=10), batch_size=4, mode=mode)
         finally:
             if watcher:
                 watcher.cancel()

@@ -42,7 +42,7 @@ async def save(client, matricula: str, foto: bytes | None = GOOD, firma: bytes |
     firma = signature() if firma is None else firma
     if firma:
         files["firma"] = FileStorage(io.BytesIO(firma), filename="firma.png", content_type="image/png")
-    data = {"csrf_token": await csrf_of(client), **form}
+    data = {"csrf_token": await csrf_of(client), "aviso_version": "1", **form}  # «El alumno conoce el aviso…»
     if clave:
         data["clave"] = clave
     return await client.post(f"/captura/{matricula}/guardar", form=data, files=files, headers=headers or {})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
+from .. import privacy
 from ..audit import record_read
 from ..auth import roles
 from ..formatting import ACCIONES
@@ -43,4 +44,5 @@ async def alumno(alumno_id: int):
     await record_read("consulta_alumno", alumno_id=alumno_id, plantel_id=rec["plantel_id"])
     return await render_template(
         "consulta/alumno.html", a=rec, q=request.args.get("q", ""), eventos=await consulta.history(alumno_id),
-        anteriores=await consulta.older_biometrics(rec), acciones=ACCIONES, tipos=TIPOS)
+        anteriores=await consulta.older_biometrics(rec), acciones=ACCIONES, tipos=TIPOS,
+        privacidad=await privacy.consulta_context(rec))

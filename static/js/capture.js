@@ -268,11 +268,19 @@
         fd.append("confirmar", "1");
         fd.append("motivo", this.form.elements.motivo.value);
       }
+      const aviso = this.fields().aviso_version;
+      if (aviso) fd.append("aviso_version", aviso);
       return fd;
     }
 
     async save() {
       if (this.button.disabled) return;
+      const aviso = this.form.elements.aviso_version;
+      if (aviso && !aviso.checked) {
+        this.error.textContent = "Marque «El alumno conoce el aviso de privacidad» antes de guardar.";
+        aviso.focus();
+        return;
+      }
       this.key = this.key || uuid();
       this.button.disabled = true;
       this.error.textContent = "";
@@ -302,6 +310,8 @@
       const f = { estatus: this.form.elements.estatus.value };
       const confirm = this.form.elements.confirmar;
       if (confirm && confirm.checked) Object.assign(f, { confirmar: "1", motivo: this.form.elements.motivo.value });
+      const aviso = this.form.elements.aviso_version;   // «El alumno conoce el aviso de privacidad» (its version)
+      if (aviso && aviso.checked) f.aviso_version = aviso.value;
       return f;
     }
 
