@@ -142,6 +142,7 @@ class SignIn:
 
     user: dict | None
     attempt: Attempt
+    inactive: bool = False         # the right password of a deactivated account
 
 
 _RECENT_FAILURES = """
@@ -209,7 +210,7 @@ async def authenticate(email: str, password: str, ip: str) -> SignIn:
         await db.execute("DELETE FROM intentos_acceso WHERE id = :id", {"id": attempt.id})  # not evaluated
         raise
     if not (ok and row and row["activo"]):
-        return SignIn(None, attempt)
+        return SignIn(None, attempt, inactive=bool(ok and row))
     await db.execute("UPDATE intentos_acceso SET exito = true WHERE id = :id", {"id": attempt.id})
     return SignIn(row, attempt)
 
@@ -291,17 +292,22 @@ async def request_reset(email: str, ip: str) -> None:
         row = await db.fetch_one("SELECT id, email FROM usuarios WHERE email = :e AND activo", {"e": email})
         if row is None:
             return
-        await _revoke_reset_links(row["id"])
-        token = secrets.token_urlsafe(32)
-        await db.execute(
-            "INSERT INTO recuperaciones (token_sha256, usuario_id, expira_en) VALUES "
-            "(:d, :u, now() + make_interval(mins => CAST(:m AS int)))",
-            {"d": _token_digest(token), "u": row["id"], "m": s.reset_token_minutes},
-        )
-        link = f"{public_url(s)}/restablecer/{token}"
+        link = await issue_password_link(row["id"], s.reset_token_minutes)
         await enqueue_mail(row["email"], "Recuperar contraseña — Credencialización",
                            f"Para elegir una nueva contraseña abra este enlace (vence en {s.reset_token_minutes} "
                            f"minutos y sirve una sola vez):\n\n{link}\n\nSi usted no lo pidió, ignore este mensaje.")
+
+
+async def issue_password_link(user_id: int, minutes: int) -> str:
+    """A new single-use link to set the user's password (recovery or activation), valid `minutes`; the
+    user's other open links are revoked. Call it inside the transaction that sends the link."""
+    await _revoke_reset_links(user_id)
+    token = secrets.token_urlsafe(32)
+    await db.execute(
+        "INSERT INTO recuperaciones (token_sha256, usuario_id, expira_en) VALUES "
+        "(:d, :u, now() + make_interval(mins => CAST(:m AS int)))",
+        {"d": _token_digest(token), "u": user_id, "m": minutes})
+    return f"{public_url(current_app.config['SETTINGS'])}/restablecer/{token}"
 
 
 async def reset_user(token: str) -> dict | None:

@@ -105,7 +105,27 @@ INSTITUCIONES = Catalog(
     order_by="nombre",
 )
 
-CATALOGS: dict[str, Catalog] = {c.slug: c for c in (PLANTELES, CARRERAS, INSTITUCIONES)}
+def _optional(check: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """A field that may be left empty; when typed, check applies."""
+    return lambda v: None if v == "" else check(v)
+
+
+EMPRESAS = Catalog(
+    slug="empresas", title="Empresas de impresión", singular="empresa", table="empresas", key="id", key_generated=True,
+    fields=(
+        Field("nombre", "Nombre", _text(120, "el nombre")),
+        Field("rfc", "RFC (opcional)", _optional(_pattern(r"[A-ZÑ&]{3,4}[0-9]{6}[A-Z0-9]{3}",
+                                                          "El RFC tiene 3 o 4 letras, 6 dígitos (fecha) y 3 caracteres.")),
+              hint="p. ej. IMP010203AB1"),
+        Field("contacto", "Contacto (opcional)", _optional(_text(200, "el contacto")), hint="nombre, correo y teléfono"),
+    ),
+    active="activa",
+    uses_sql="SELECT (SELECT count(*) FROM usuarios WHERE empresa_id = CAST(CAST(:k AS text) AS int)) + "
+             "(SELECT count(*) FROM ordenes_impresion WHERE empresa_id = CAST(CAST(:k AS text) AS int))",
+    order_by="nombre",
+)
+
+CATALOGS: dict[str, Catalog] = {c.slug: c for c in (EMPRESAS, PLANTELES, CARRERAS, INSTITUCIONES)}
 
 
 def clean(value: object) -> str:
@@ -120,7 +140,7 @@ def read_form(catalog: Catalog, form, creating: bool) -> tuple[dict, dict]:
         if f.on_create_only and not creating:
             continue
         v = clean(form.get(f.name, ""))
-        if f.name in ("codigo", "clave", "cct"):
+        if f.name in ("codigo", "clave", "cct", "rfc"):
             v = v.upper()
         values[f.name] = v
         if (problem := f.check(v)) is not None:
@@ -129,6 +149,6 @@ def read_form(catalog: Catalog, form, creating: bool) -> tuple[dict, dict]:
 
 
 def typed(catalog: Catalog, values: dict) -> dict:
-    """Values with int fields as ints (after read_form accepted them)."""
+    """Values with int fields as ints and an empty RFC as NULL (after read_form accepted them)."""
     kinds = {f.name: f.kind for f in catalog.fields}
-    return {k: int(v) if kinds.get(k) == "int" else v for k, v in values.items()}
+    return {k: int(v) if kinds.get(k) == "int" else (None if k == "rfc" and v == "" else v) for k, v in values.items()}

@@ -36,27 +36,28 @@ def header_key(name: Any) -> str:
     return ALIASES.get(key, key)
 
 
-def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Rows of a CSV (UTF-8 or Latin-1, comma/semicolon/tab) or XLSX file as dicts keyed by header_key."""
+def read_rows(path: str | Path, required: tuple[str, ...] = REQUIRED) -> Iterator[dict[str, Any]]:
+    """Rows of a CSV (UTF-8 or Latin-1, comma/semicolon/tab) or XLSX file as dicts keyed by header_key;
+    RosterError when a `required` column is missing."""
     path = Path(path)
     if not path.is_file():
         raise RosterError(f"No existe el archivo {path}.")
     if path.suffix.lower() == ".xlsx":
-        yield from _xlsx_rows(path)
+        yield from _xlsx_rows(path, required)
     elif path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        yield from _csv_rows(path)
+        yield from _csv_rows(path, required)
     else:
         raise RosterError("El archivo debe ser CSV o XLSX.")
 
 
-def _check_headers(headers: list[str]) -> None:
+def _check_headers(headers: list[str], required: tuple[str, ...]) -> None:
     """Refuse a file without the required columns."""
-    missing = [c for c in REQUIRED if c not in headers]
+    missing = [c for c in required if c not in headers]
     if missing:
         raise RosterError("Faltan columnas obligatorias: " + ", ".join(missing) + ".")
 
 
-def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
+def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     """Rows of a delimited text file."""
     raw = path.read_bytes()
     try:
@@ -69,13 +70,13 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     headers = [header_key(h) for h in next(reader, [])]
-    _check_headers(headers)
+    _check_headers(headers, required)
     for row in reader:
         if any(cell.strip() for cell in row):
             yield dict(zip(headers, (c.strip() for c in row)))
 
 
-def _xlsx_rows(path: Path) -> Iterator[dict[str, Any]]:
+def _xlsx_rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     """Rows of the first sheet of a workbook."""
     from openpyxl import load_workbook
 
@@ -85,7 +86,7 @@ def _xlsx_rows(path: Path) -> Iterator[dict[str, Any]]:
         raise RosterError(f"No se pudo leer el archivo XLSX ({type(e).__name__}).") from e
     rows = book.worksheets[0].iter_rows(values_only=True)
     headers = [header_key(h) for h in next(rows, ())]
-    _check_headers(headers)
+    _check_headers(headers, required)
     for row in rows:
         if any(c not in (None, "") for c in row):
             yield {h: ("" if c is None else str(c).strip()) for h, c in zip(headers, row)}

@@ -16,6 +16,9 @@ def _client_ip() -> str:
     return request.remote_addr or "desconocida"
 
 
+INACTIVE = "Su cuenta está desactivada. Si necesita acceso, pida a la UITI que la reactive."
+
+
 def failure_message(attempt: Attempt) -> str:
     """The Spanish error for a refused or wrong sign-in, with the tries left or the wait."""
     if attempt.locked:
@@ -42,8 +45,8 @@ async def login():
     if result.user:
         await auth.start_session(result.user["id"], form.get("remember") == "1")
         return redirect(safe_redirect(form.get("next"), url_for("report.inicio")))
-    return await render_template("auth/login.html", email=email, error=failure_message(result.attempt),
-                                 next=form.get("next")), 401
+    error = INACTIVE if result.inactive else failure_message(result.attempt)
+    return await render_template("auth/login.html", email=email, error=error, next=form.get("next")), 401
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,5 +1,5 @@
-"""Administración (role admin, UITI): one blueprint, one module per page — catalogos (planteles y
-catálogos), bitacora. docs/admin.md."""
+"""Administración (role admin, UITI): one blueprint, one module per page — usuarios, catalogos (planteles y
+catálogos, empresas), bitacora. docs/admin.md."""
 from __future__ import annotations
 
 from quart import Blueprint
@@ -18,4 +18,4 @@ async def inicio():
     return await render("admin/inicio.html", catalogs=CATALOGS.values())
 
 
-from . import bitacora, catalogos  # noqa: E402,F401 — the pages register their routes on bp
+from . import bitacora, catalogos, empresas, usuarios  # noqa: E402,F401 — the pages register their routes on bp

@@ -34,10 +34,13 @@ async def catalogo(slug: str):
     return await render("admin/catalogo.html", c=c, rows=await q.catalog_rows(c), aviso=request.args.get("aviso", ""))
 
 
-async def entry_form(c: catalogos.Catalog, key: str | None, values: dict, errors: dict, status: int = 200):
-    """The new/edit form of a catalog entry (errors beside each field)."""
+async def entry_form(c: catalogos.Catalog, key: str | None, values: dict, errors: dict, status: int = 200, **extra):
+    """The new/edit form of a catalog entry (errors beside each field); a company also lists its API tokens."""
+    if c.slug == "empresas" and key:
+        from .empresas import tokens_of
+        extra.update(await tokens_of(int(key)))
     html = await render("admin/entrada.html", c=c, key=key, values=values, errors=errors,
-                        usos=await q.uses(c, key) if key else 0)
+                        usos=await q.uses(c, key) if key else 0, **extra)
     return html, status
 
 
