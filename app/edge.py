@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 
 INT32_MAX = 2**31 - 1        # PostgreSQL integer (serial ids, counts); bigint ids never get near it
 MAX_INT_DIGITS = 10          # len(str(INT32_MAX)): longer digit strings are refused before int()
-MULTILINE_FIELDS = frozenset({"comentario", "motivo"})  # textareas; every other field is one line
+MULTILINE_FIELDS = frozenset({"comentario", "motivo", "simplificado", "integral"})  # textareas (the last two: the privacy notice); every other field is one line
 JSON_TYPES = {str: "texto", int: "número entero", bool: "verdadero o falso", list: "lista", dict: "objeto"}
 
 
