@@ -1,6 +1,6 @@
 """Print-order package of 2,000 cards: time and peak memory of the process that builds it.
 
-    .venv/bin/python -m bench.bench_package [--cards 2000] [--keep]
+    .venv/bin/python -m bench.bench_package [--cards 2000] [--keep] [--sin-cifrar]
 
 Creates its own scratch database (in the embedded cluster, or BENCH_SERVER_URL's server), loads
 N Validado students each with a DIFFERENT realistic photo (tests/data/photos/rostro-ok-600x800.jpg
@@ -26,7 +26,7 @@ from datetime import date
 import asyncpg
 from PIL import Image, ImageDraw
 
-from app import orders
+from app import biocrypt, orders
 from app.config import ROOT
 from app.demo import placeholder_signature
 from app.status import Actor
@@ -48,8 +48,8 @@ def photos(n: int):
         yield buf.getvalue()
 
 
-async def load(url: str, n: int) -> int:
-    """Insert n validated students with images and create their order; return the order id."""
+async def load(url: str, n: int, encrypt: bool = True) -> int:
+    """Insert n validated students with images (sealed as stored, unless not encrypt) and create their order."""
     conn = await asyncpg.connect(url)
     try:
         pid = await conn.fetchval("SELECT id FROM planteles WHERE nombre = 'Ciudad Azteca'")
@@ -62,7 +62,8 @@ async def load(url: str, n: int) -> int:
             firma = placeholder_signature(i)
             aid, fid, sid = i + 1, 2 * i + 1, 2 * i + 2
             for bid, tipo, mime, data in ((fid, "foto", "image/jpeg", foto), (sid, "firma", "image/png", firma)):
-                bios.append((bid, aid, tipo, mime, data, hashlib.sha256(data).hexdigest(), len(data), 600, 800))
+                bios.append((bid, aid, tipo, mime, biocrypt.seal(data) if encrypt else data,
+                             hashlib.sha256(data).hexdigest(), len(data), 600, 800))
             pre = f"25{i:07d}"
             from app.validation import luhn_digit
             alumnos.append((aid, f"{pre}-{luhn_digit(pre)}", pre, "AAMY021208HDFLLHA4", f"NOMBRE {i}", "PÉREZ",
@@ -120,13 +121,13 @@ async def main(args) -> None:
     url = await create_database(server, "benchpkg")
     try:
         t = time.perf_counter()
-        orden_id = await load(url, args.cards)
+        orden_id = await load(url, args.cards, not args.sin_cifrar)
         print(f"datos cargados en {time.perf_counter() - t:.1f} s")
         out = subprocess.run([sys.executable, "-m", "bench.bench_package", "--child", url, str(orden_id)],
                              cwd=ROOT, capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         ok = r["seconds"] < TARGET_S and r["peak_rss_mb"] < TARGET_MB
-        print(f"{machine()}\npaquete de {args.cards} credenciales: {r['seconds']:.1f} s, pico de memoria del proceso "
+        print(f"{machine()}\npaquete de {args.cards} credenciales{' (imágenes sin cifrar)' if args.sin_cifrar else ''}: {r['seconds']:.1f} s, pico de memoria del proceso "
               f"{r['peak_rss_mb']:.0f} MB, ZIP {r['zip_mb']:.0f} MB con {r['entries']} archivos "
               f"(metas: < {TARGET_S:.0f} s, < {TARGET_MB:.0f} MB) → {'OK' if ok else 'FUERA DE META'}\n"
               f"CPU: proceso {r['cpu_s']:.1f} s, procesos del PDF {r['workers_cpu_s']:.1f} s "
@@ -142,6 +143,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cards", type=int, default=2000)
     p.add_argument("--keep", action="store_true", help="no borrar la base de datos temporal")
+    p.add_argument("--sin-cifrar", action="store_true", help="imágenes guardadas en claro (para comparar)")
     p.add_argument("--child", nargs=2, metavar=("URL", "ORDEN"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
