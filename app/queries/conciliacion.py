@@ -16,14 +16,14 @@ _SAE = r"""
             SELECT cct AS clave, id FROM planteles
             UNION ALL SELECT trim(regexp_replace(fold(nombre), '\s+', ' ', 'g')), id FROM planteles) k
           ORDER BY clave, id),
-  sae AS (SELECT s.matricula, s.inscrito, s.estatus_sae, upper(trim(s.grupo)) AS grupo,
-                 coalesce(r1.id, r2.id) AS plantel_id,
-                 trim(regexp_replace(upper(s.primer_apellido || ' ' || s.segundo_apellido || ' ' || s.nombre),
-                                     '\s+', ' ', 'g')) AS nombre
-          FROM sae_alumnos s
-          LEFT JOIN ref r1 ON r1.clave = upper(trim(s.plantel))
-          LEFT JOIN ref r2 ON r2.clave = regexp_replace(trim(regexp_replace(fold(s.plantel), '\s+', ' ', 'g')),
-                                                        '^PLANTEL ', ''))"""
+  textos AS (SELECT DISTINCT plantel FROM sae_alumnos),   -- a few dozen texts: resolve each once
+  resueltos AS (
+    SELECT t.plantel, coalesce(r1.id, r2.id) AS plantel_id FROM textos t
+    LEFT JOIN ref r1 ON r1.clave = upper(trim(t.plantel))
+    LEFT JOIN ref r2 ON r2.clave = regexp_replace(trim(regexp_replace(fold(t.plantel), '\s+', ' ', 'g')), '^PLANTEL ', '')),
+  sae AS (SELECT s.matricula, s.inscrito, s.estatus_sae, upper(trim(s.grupo)) AS grupo, r.plantel_id,
+                 s.primer_apellido, s.segundo_apellido, s.nombre
+          FROM sae_alumnos s JOIN resueltos r ON r.plantel = s.plantel)"""
 
 # One INSERT … SELECT: every finding of the run (docs/sae.md, "Conciliación SAE").
 _DIFF = f"""
@@ -38,7 +38,9 @@ WITH {_SAE},
     FROM sae s JOIN alumnos a ON a.matricula = s.matricula
     WHERE s.inscrito AND s.plantel_id IS NOT NULL AND s.grupo ~ '^[1-9][0-9]{{2}}-[A-Z]{{4}}[0-9]{{2}}$')
 INSERT INTO conciliacion_alumnos (conciliacion_id, tipo, matricula, alumno_id, plantel_id, nombre, antes, despues, estatus)
-SELECT CAST(:run AS int), 'nuevo', s.matricula, CAST(NULL AS bigint), s.plantel_id, s.nombre, '', s.grupo, CAST(NULL AS estatus)
+SELECT CAST(:run AS int), 'nuevo', s.matricula, CAST(NULL AS bigint), s.plantel_id,
+       trim(regexp_replace(upper(s.primer_apellido || ' ' || s.segundo_apellido || ' ' || s.nombre), '\s+', ' ', 'g')),
+       '', s.grupo, CAST(NULL AS estatus)
 FROM sae s WHERE s.inscrito AND NOT EXISTS (SELECT 1 FROM alumnos a WHERE a.matricula = s.matricula)
 UNION ALL
 SELECT CAST(:run AS int), x.cambio, x.matricula, x.id, x.plantel_id, x.nombre,
