@@ -76,11 +76,16 @@ def _decode(text: str, where: str) -> bytes:
 
 
 def write_key_file(path, text: str) -> None:
-    """Create a key file readable only by its owner (fails if it exists: never overwrite a key)."""
+    """Create a complete key file readable only by its owner, atomically (FileExistsError: never overwrite)."""
     VAR.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.link(tmp, path)  # appears whole or not at all: a racing process never reads half a key
+    finally:
+        tmp.unlink()
 
 
 def _dev_key() -> bytes:
