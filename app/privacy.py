@@ -133,6 +133,7 @@ class PurgeReport:
     dry_run: bool
     por_regla: dict[str, dict[str, int]] = field(default_factory=dict)
     registros: list[int] = field(default_factory=list)  # purgas ids written
+    periodos: dict[str, int] = field(default_factory=dict)  # the period of each rule, as applied
 
     def add(self, regla: str, alumnos: int, imagenes: int) -> None:
         """Count one batch."""
@@ -148,7 +149,7 @@ class PurgeReport:
     def lines(self) -> list[str]:
         """The report for the command line."""
         verb = "se eliminarían" if self.dry_run else "eliminadas"
-        out = [f"{RULE_TEXT[r]}: {t['alumnos']} alumnos, {t['imagenes']} imágenes {verb}"
+        out = [f"{RULE_TEXT[r].format(n=self.periodos.get(r, ''))}: {t['alumnos']} alumnos, {t['imagenes']} imágenes {verb}"
                for r, t in self.por_regla.items()]
         head = "Simulación (--dry-run): no se eliminó nada." if self.dry_run else \
             f"Purga terminada: {len(self.registros)} registros de purga escritos."
@@ -163,7 +164,8 @@ def _now_params(now: datetime | None) -> tuple[date, datetime]:
 
 async def run_purge(settings, dry_run: bool = False, origen: str = "comando", now: datetime | None = None) -> PurgeReport:
     """Apply every retention rule in batches of settings.purga_lote students (dry_run: only count)."""
-    report, n = PurgeReport(dry_run), await periods(settings)
+    n = await periods(settings)
+    report = PurgeReport(dry_run, periodos=n)
     hoy, ahora = _now_params(now)
     for rule in POLICY:
         params = q.rule_params(rule.regla, hoy, ahora, n[rule.regla])

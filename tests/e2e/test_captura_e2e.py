@@ -162,6 +162,9 @@ def test_capture_with_camera_and_sigweb_then_temporary_pdf(page, live_server, si
     assert page.get_by_label("Toma de firma.").is_checked()
     assert ("POST", "/SigWeb/TabletState/0") in sim.requests and not [r for r in sim.requests if r[0] == "OPTIONS"]
 
+    page.get_by_role("button", name="Guardar").click()              # the privacy notice first (issue 14)
+    page.get_by_text("Marque «El alumno conoce el aviso de privacidad» antes de guardar.").wait_for()
+    page.get_by_label("El alumno conoce el aviso de privacidad").check()
     page.get_by_role("button", name="Guardar").click()
     page.get_by_text("Rostro muy pequeño").wait_for()
     assert status_of(live_server, a["id"]) == "enrolado"
@@ -175,7 +178,8 @@ def test_capture_with_camera_and_sigweb_then_temporary_pdf(page, live_server, si
     assert page.get_by_text("Los registros se guardaron").is_visible()
     assert page.locator("#estatus").inner_text() == "Capturado"
     assert status_of(live_server, a["id"]) == "capturado"
-    assert live_server.query("SELECT count(*) AS n FROM capturas WHERE alumno_id = $1", a["id"])[0]["n"] == 1
+    assert live_server.query("SELECT count(*) AS n, max(aviso_version) AS v FROM capturas WHERE alumno_id = $1",
+                             a["id"])[0] == {"n": 1, "v": live_server.query("SELECT max(version) AS v FROM avisos_privacidad")[0]["v"]}
     rows = live_server.query("SELECT tipo::text AS t, ancho, alto FROM biometricos WHERE alumno_id = $1 ORDER BY id", a["id"])
     assert [(r["t"], r["ancho"], r["alto"]) for r in rows][0] == ("foto", 600, 800) and len(rows) == 2
     assert ("POST", "/SigWeb/Reset") in sim.requests  # the pad was switched off on leaving

@@ -71,6 +71,7 @@ def _capture(page, sim) -> None:  # noqa: F811
     search(page, "/captura", MATRICULA)
     take_photo(page, 1.8, -1)
     sign_on_pad(page, sim)
+    page.get_by_label("El alumno conoce el aviso de privacidad").check()
     page.get_by_role("button", name="Guardar").click()
     page.wait_for_url("**/guardado")
 

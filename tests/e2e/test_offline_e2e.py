@@ -59,7 +59,7 @@ def status_of(live_server, matricula: str) -> str:
 ENQUEUE = """async ([matricula, photo, signature, id]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
   const item = { url: `/captura/${matricula}/guardar`, urlTemplate: '/captura/{matricula}/guardar',
-    matricula, label: matricula, fields: { estatus: 'enrolado' },
+    matricula, label: matricula, fields: { estatus: 'enrolado', aviso_version: '1' },
     files: { foto: { bytes: bytes(photo), type: 'image/jpeg', filename: 'foto.jpg' },
              firma: { bytes: bytes(signature), type: 'image/png', filename: 'firma.png' } } };
   if (id) item.id = id;
@@ -297,6 +297,7 @@ def test_capture_page_offline_end_to_end(capture_page, live_server):
     draw_signature(page, page.locator("[data-firma-canvas]"))
     page.get_by_role("button", name="Capturar firma").click()
     page.get_by_text("Firma capturada").wait_for()
+    page.get_by_label("El alumno conoce el aviso de privacidad").check()
     page.get_by_role("button", name="Guardar").click()
     page.get_by_text("Guardado en este equipo — pendiente de enviar").wait_for()
     assert page.locator("#pending-count").inner_text() == "1"

@@ -186,7 +186,7 @@ def test_hung_upload_neither_freezes_the_queue_nor_guardar(browser, live_server,
     started = time.time()
     state = page.evaluate("""async ([m, photo, sig]) => {
         const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
-        const rec = await PWA.enqueue({ url: `/captura/${m}/guardar`, matricula: m, label: m, fields: {estatus: 'enrolado'},
+        const rec = await PWA.enqueue({ url: `/captura/${m}/guardar`, matricula: m, label: m, fields: {estatus: 'enrolado', aviso_version: '1'},
           files: { foto: { bytes: bytes(photo), type: 'image/jpeg', filename: 'foto.jpg' },
                    firma: { bytes: bytes(sig), type: 'image/png', filename: 'firma.png' } } });
         const { item } = await PWA.settle(rec.id); return item.status; }""", [next_one, PHOTO, SIGNATURE])
