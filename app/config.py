@@ -77,3 +77,11 @@ class Settings:
     detenido_retoma_dias: int = field(default_factory=lambda: _env_int("DETENIDO_RETOMA_DIAS", 7))
     detenido_recibido_dias: int = field(default_factory=lambda: _env_int("DETENIDO_RECIBIDO_DIAS", 14))
     tablero_inicio_ciclo_mes: int = field(default_factory=lambda: _env_int("TABLERO_INICIO_CICLO_MES", 8))
+    # Retention of biometrics (docs/privacy.md, "Conservación"): months after the vigencia of a delivered
+    # card, days after a baja in SAE, days after delivery for replaced photo/signature versions; the purge
+    # works in batches of purga_lote students and runs daily at purga_cron (UTC; 09:00 = 03:00 in Mexico City)
+    retencion_entregado_meses: int = field(default_factory=lambda: _env_int("RETENCION_ENTREGADO_MESES", 12))
+    retencion_baja_dias: int = field(default_factory=lambda: _env_int("RETENCION_BAJA_DIAS", 90))
+    retencion_versiones_dias: int = field(default_factory=lambda: _env_int("RETENCION_VERSIONES_DIAS", 30))
+    purga_lote: int = field(default_factory=lambda: _env_int("PURGA_LOTE", 200))
+    purga_cron: str = field(default_factory=lambda: os.environ.get("PURGA_CRON", "0 9 * * *"))

@@ -117,7 +117,8 @@ async def run_worker(settings, url: str, stop: asyncio.Event | None = None, drai
     """Process jobs until stop is set (drain=True: until the queue is empty)."""
     conn = await asyncpg.connect(url)
     try:
-        qm = QueueManager(Queries(AsyncpgDriver(conn)))
+        queries = Queries(AsyncpgDriver(conn))  # one driver (and its lock) for the queue and the scheduler
+        qm = QueueManager(queries)
         _register(qm, settings)
         watcher = asyncio.create_task(_stop_when(stop, qm)) if stop else None
         mode = QueueExecutionMode.drain if drain else QueueExecutionMode.continuous
