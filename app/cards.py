@@ -21,7 +21,7 @@ from PIL import Image
 from reportlab import rl_config
 from reportlab.graphics.barcode import qrencoder
 from reportlab.graphics.barcode.code128 import Code128
-from reportlab.lib.colors import Color, black, white
+from reportlab.lib.colors import Color, HexColor, black
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -43,6 +43,30 @@ INSTITUTION = "CONALEP Estado de México"
 MIN_PT = 6.0  # smallest text printed on a card (readable at arm's length)
 LEADING = 1.18  # line height as a multiple of the font size
 LEGEND = "Personal e intransferible. En caso de extravío, repórtelo a su plantel."
+DIRECTOR_W = 30 * mm  # the director's signature block, bottom right of the front
+BAND_TEXT_W = CARD_W - 2 * MARGIN - (BAND_H - 1.2 * mm) - 1.5 * mm  # beside the logo (shared with the plantel)
+QR_SIDE = 20 * mm
+
+
+@dataclass(frozen=True)
+class CardDesign:
+    """The printed look of a card: one version of Administración → Diseño de la credencial (app/disenos.py).
+    The defaults are version 1, the design printed before designs were versioned."""
+
+    version: int = 1
+    institucion: str = INSTITUTION
+    institucion_2: str = ""
+    leyenda: str = LEGEND
+    leyenda_qr: str = "Verificar"
+    color_banda: str = "#00723F"
+    color_texto: str = "#FFFFFF"
+    director_nombre: str = ""
+    director_cargo: str = ""
+    logo_png: bytes = b""            # empty → placeholder_logo()
+    firma_director_png: bytes = b""
+
+
+DEFAULT_DESIGN = CardDesign()
 
 
 @dataclass
@@ -65,7 +89,8 @@ class CardData:
     firma_png: bytes
     verify_url: str | None = None
     leyenda: str = ""  # e.g. "CREDENCIAL TEMPORAL"
-    logo_png: bytes = b""  # the institution's logo; empty → placeholder_logo() until one is uploaded
+    logo_png: bytes = b""  # the institution's logo; empty → the design's, else placeholder_logo()
+    diseno: CardDesign = DEFAULT_DESIGN
 
     @property
     def nombre_completo(self) -> str:
@@ -209,22 +234,45 @@ def placeholder_logo() -> bytes:
 
 
 def _band(c, x: float, y: float, card: CardData) -> None:
-    """The green top band: logo, institution, plantel and the legend (e.g. CREDENCIAL TEMPORAL)."""
-    c.setFillColor(GREEN)
+    """The top band in the design's colours: logo, institution (one or two lines), plantel and the legend
+    (e.g. CREDENCIAL TEMPORAL)."""
+    d = card.diseno
+    c.setFillColor(HexColor(d.color_banda))
     c.rect(x, y + CARD_H - BAND_H, CARD_W, BAND_H, stroke=0, fill=1)
     logo = BAND_H - 1.2 * mm
-    c.drawImage(ImageReader(io.BytesIO(card.logo_png or placeholder_logo())), x + MARGIN,
+    c.drawImage(ImageReader(io.BytesIO(card.logo_png or d.logo_png or placeholder_logo())), x + MARGIN,
                 y + CARD_H - BAND_H + 0.6 * mm, logo, logo, mask="auto")
     tx = x + MARGIN + logo + 1.5 * mm
-    c.setFillColor(white)
+    c.setFillColor(HexColor(d.color_texto))
     c.setFont(BOLD, 7)
-    c.drawString(tx, y + CARD_H - 3.3 * mm, INSTITUTION)
+    c.drawString(tx, y + CARD_H - 3.3 * mm, d.institucion)
+    c.setFont(FONT, MIN_PT)
+    c.drawString(tx, y + CARD_H - 6.0 * mm, d.institucion_2)
     if card.leyenda:
         c.setFont(BOLD, MIN_PT)
-        c.drawString(tx, y + CARD_H - 6.0 * mm, card.leyenda)
+        c.drawRightString(x + CARD_W - MARGIN, y + CARD_H - 6.0 * mm, card.leyenda)
     plantel = f"Plantel {card.plantel}" if card.plantel else ""
-    c.setFont(FONT, _fit(plantel, FONT, 7, CARD_W - (tx - x) - stringWidth(INSTITUTION, BOLD, 7) - 3 * mm))
+    c.setFont(FONT, _fit(plantel, FONT, 7, CARD_W - (tx - x) - stringWidth(d.institucion, BOLD, 7) - 3 * mm))
     c.drawRightString(x + CARD_W - MARGIN, y + CARD_H - 3.3 * mm, plantel)
+
+
+def _director(c, x: float, y: float, d: CardDesign) -> None:
+    """The director's signature, name and position, bottom right of the front (nothing when unset)."""
+    if not (d.director_nombre or d.firma_director_png):
+        return
+    left = x + CARD_W - MARGIN - DIRECTOR_W
+    if d.firma_director_png:
+        c.drawImage(ImageReader(io.BytesIO(d.firma_director_png)), left, y + MARGIN + 5.0 * mm, DIRECTOR_W,
+                    5.5 * mm, preserveAspectRatio=True, anchor="c", mask="auto")
+    c.setStrokeColor(GREY)
+    c.setLineWidth(0.3)
+    c.line(left, y + MARGIN + 4.9 * mm, left + DIRECTOR_W, y + MARGIN + 4.9 * mm)
+    c.setFillColor(black)
+    c.setFont(BOLD, MIN_PT)
+    c.drawCentredString(left + DIRECTOR_W / 2, y + MARGIN + 2.6 * mm, d.director_nombre)
+    c.setFillColor(GREY)
+    c.setFont(FONT, MIN_PT)
+    c.drawCentredString(left + DIRECTOR_W / 2, y + MARGIN + 0.4 * mm, d.director_cargo)
 
 
 def _outline(c, x: float, y: float) -> None:
@@ -274,6 +322,7 @@ def draw_front(c, x: float, y: float, card: CardData) -> None:
     c.setFillColor(GREY)
     c.setFont(FONT, MIN_PT)
     c.drawString(sig_x, y + MARGIN + 0.4 * mm, "Firma del alumno")
+    _director(c, x, y, card.diseno)
     c.restoreState()
 
 
@@ -284,13 +333,14 @@ def draw_back(c, x: float, y: float, card: CardData) -> None:
     _outline(c, x, y)
     _band(c, x, y, card)
     top = y + CARD_H - BAND_H - 1.5 * mm
-    qr_side = 20 * mm
+    qr_side = QR_SIDE
     if card.verify_url:
         c.drawImage(_reader(qr_image(card.verify_url)), x + CARD_W - MARGIN - qr_side, top - qr_side,
                     qr_side, qr_side)
         c.setFont(FONT, MIN_PT)
         c.setFillColor(GREY)
-        c.drawCentredString(x + CARD_W - MARGIN - qr_side / 2, top - qr_side - 2.4 * mm, "Verificar")
+        for i, line in enumerate(wrap(card.diseno.leyenda_qr, FONT, MIN_PT, qr_side)):
+            c.drawCentredString(x + CARD_W - MARGIN - qr_side / 2, top - qr_side - (2.4 + 2.5 * i) * mm, line)
     tx, tw = x + MARGIN, CARD_W - 3 * MARGIN - qr_side
     ty = _text(c, tx, top - 2.6 * mm, card.nombre_completo, BOLD, 7, tw)
     ty = _text(c, tx, ty, carrera_impresa(card.carrera), FONT, MIN_PT, tw, GREY)
@@ -304,5 +354,5 @@ def draw_back(c, x: float, y: float, card: CardData) -> None:
     c.setFont(FONT, MIN_PT)
     c.drawCentredString(x + CARD_W / 2, y + MARGIN + 2.8 * mm, card.matricula)
     c.setFillColor(GREY)
-    c.drawCentredString(x + CARD_W / 2, y + MARGIN + 0.2 * mm, LEGEND)
+    c.drawCentredString(x + CARD_W / 2, y + MARGIN + 0.2 * mm, card.diseno.leyenda)
     c.restoreState()

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from . import db, validation as v
+from . import ajustes, db, validation as v
 from .config import Settings
 from .queries import alumnos as alumnos_q
 from .roster import RosterError, _check_headers, header_key, read_rows
@@ -370,7 +370,7 @@ def allowed_options(diffs: set[str]) -> list[Option]:
     return opts
 
 
-def _refusal_for_sae(raw: dict, rec: Normalized, user: Actor, settings: Settings, plantel: str) -> str | None:
+def _refusal_for_sae(raw: dict, rec: Normalized, user: Actor, allowed: tuple[int, ...], plantel: str) -> str | None:
     """Why SAE's record may not be imported or applied by this user, or None."""
     if rec.errors:
         return "Los datos del alumno en SAE no son válidos: " + " ".join(rec.errors)
@@ -378,9 +378,9 @@ def _refusal_for_sae(raw: dict, rec: Normalized, user: Actor, settings: Settings
         return (f"El alumno no está inscrito en SAE (estatus en SAE: {raw.get('estatus_sae') or 'sin estatus'}). "
                 "Solo se importan alumnos inscritos.")
     sem = rec.fields["semestre"]
-    if sem not in settings.allowed_semesters:
-        allowed = ", ".join(str(s) for s in settings.allowed_semesters)
-        return f"El alumno cursa el semestre {sem}, que no está entre los semestres permitidos ({allowed})."
+    if sem not in allowed:
+        return (f"El alumno cursa el semestre {sem}, que no está entre los semestres permitidos "
+                f"({', '.join(str(s) for s in allowed)}).")
     if user.rol == "plantel" and rec.fields["plantel_id"] != user.plantel_id:
         return (f"El alumno está inscrito en SAE en el plantel {plantel}; solo puede importar o actualizar "
                 "alumnos inscritos en su plantel.")
@@ -408,7 +408,8 @@ async def examine(raw_matricula: str, user: Actor, settings: Settings, source: S
     rec = normalize(raw, await RefData.load())
     ex.sae = sae_view(raw, rec, *await _names_of(rec.fields))
     ex.warnings += rec.warnings
-    ex.refusal = _refusal_for_sae(raw, rec, user, settings, ex.sae["plantel"])
+    allowed = (await ajustes.actuales(settings))["semestres_sae"]  # Administración → Ajustes
+    ex.refusal = _refusal_for_sae(raw, rec, user, allowed, ex.sae["plantel"])
     if ex.refusal:
         return ex
     ex.fields = rec.fields

@@ -61,9 +61,9 @@ class Form:
                    seen={k: _int(form.get(k)) for k in ("foto_id", "firma_id") if k in form})
 
     @classmethod
-    def for_student(cls, alumno: dict, today: date | None = None) -> "Form":
-        """The initial form: stored values, vigencia suggested when empty."""
-        vig = alumno.get("vigencia") or v.suggest_vigencia(alumno["semestre"], today)
+    def for_student(cls, alumno: dict, today: date | None = None, sugerida: date | None = None) -> "Form":
+        """The initial form: stored values, vigencia suggested when empty (sugerida: by the ajustes' rule)."""
+        vig = alumno.get("vigencia") or sugerida or v.suggest_vigencia(alumno["semestre"], today)
         return cls(institucion_medica=alumno.get("institucion_medica") or "",
                    numero_afiliacion=alumno.get("numero_afiliacion") or "",
                    vigencia=vig.isoformat(), comentario="", expected=alumno["estatus"],

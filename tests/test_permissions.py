@@ -55,7 +55,7 @@ async def _fixtures(users) -> dict[str, str]:
     corrida = await db.fetch_val("INSERT INTO conciliaciones DEFAULT VALUES RETURNING id")
     return {"matricula": s["matricula"], "alumno_id": str(s["id"]), "bio_id": str(s["foto_id"]),
             "orden_id": str(orden), "corrida_id": str(corrida), "plantel_id": str(s["plantel_id"]), "token": "no-valido",
-            "slug": "carreras", "clave": "ZZZZ", "usuario_id": "999999", "empresa_id": "999999", "token_id": "999999"}
+            "slug": "carreras", "clave": "ZZZZ", "version": "1", "usuario_id": "999999", "empresa_id": "999999", "token_id": "999999"}
 
 
 def _url(rule: str, values: dict[str, str]) -> str:

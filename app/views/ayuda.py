@@ -1,4 +1,4 @@
-"""Ayuda: support contacts of the manual's section 14 (configurable with SOPORTE_* variables)."""
+"""Ayuda: support contacts of the manual's section 14 (Administración → Ajustes; SOPORTE_* are the defaults)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from quart import Blueprint
 
+from .. import ajustes
 from ..auth import public
 from . import render
 
@@ -43,4 +44,4 @@ def tel_href(phone: str) -> str:
 @public
 async def ayuda():
     """Soporte y apoyo, public: a user who cannot sign in must still find the contacts."""
-    return await render("ayuda/ayuda.html", s=Soporte(), tel_href=tel_href)
+    return await render("ayuda/ayuda.html", s=Soporte(**ajustes.soporte(await ajustes.actuales())), tel_href=tel_href)

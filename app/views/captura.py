@@ -11,8 +11,8 @@ from quart import Blueprint, current_app, g, jsonify, redirect, request, url_for
 
 from ..auth import roles
 from ..capture import CaptureError, Upload, lookup, save_biometrics
-from ..photo_checks import Thresholds
 from ..queries import correccion
+from .. import ajustes
 from ..status import CAPTURABLE, LABEL
 from . import render
 
@@ -112,8 +112,8 @@ async def answer_save(matricula: str, save, fields: tuple[str, ...], done_endpoi
 async def guardar(matricula: str):
     """Store photo + signature (idempotent by `clave`); JSON for scripts, a redirect for forms."""
     async def save(alumno, up):
-        """The biometrics service with the configured photo thresholds."""
-        return await save_biometrics(alumno, up, g.user, Thresholds.from_env())
+        """The biometrics service with the photo thresholds of Administración → Ajustes."""
+        return await save_biometrics(alumno, up, g.user, ajustes.umbrales(await ajustes.actuales()))
     return await answer_save(matricula, save, ("foto", "firma"), "captura.guardado", "captura/buscar.html")
 
 

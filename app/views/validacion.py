@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from quart import Blueprint, abort, g, redirect, request, url_for
 
-from .. import validacion as service
+from .. import ajustes, validacion as service
 from ..auth import require_plantel_access, roles
 from ..queries import alumnos, validacion as q
 from ..status import LABEL, TransitionError
@@ -96,7 +96,8 @@ async def _form_page(alumno: dict, form: service.Form, code: int = 200, message:
 async def alumno(matricula: str):
     """"Validar alumno": data, photo, signature, checks and the evaluation form."""
     a = await _student(matricula)
-    return await _form_page(a, service.Form.for_student(a))
+    sugerida = ajustes.vigencia_sugerida(a["semestre"], await ajustes.actuales())  # Administración → Ajustes
+    return await _form_page(a, service.Form.for_student(a, sugerida=sugerida))
 
 
 @bp.route("/alumno/<matricula>", methods=["POST"])
