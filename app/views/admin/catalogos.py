@@ -26,6 +26,15 @@ def catalog_of(slug: str) -> catalogos.Catalog:
     return catalogos.CATALOGS[slug]
 
 
+async def entry_of(slug: str, clave: str) -> tuple[catalogos.Catalog, dict]:
+    """(catalog, entry) of a URL, or 404."""
+    c = catalog_of(slug)
+    before = await q.catalog_row(c, clave)
+    if before is None:
+        abort(404)
+    return c, before
+
+
 @bp.route("/catalogos/<slug>")
 @roles("admin")
 async def catalogo(slug: str):
@@ -64,10 +73,7 @@ async def nueva_entrada(slug: str):
 @roles("admin")
 async def entrada(slug: str, clave: str):
     """Edit an entry (its key stays)."""
-    c = catalog_of(slug)
-    before = await q.catalog_row(c, clave)
-    if before is None:
-        abort(404)
+    c, before = await entry_of(slug, clave)
     if request.method == "GET":
         return await entry_form(c, clave, before, {})
     values, errors = catalogos.read_form(c, await request.form, creating=False)
@@ -83,10 +89,7 @@ async def entrada(slug: str, clave: str):
 @roles("admin")
 async def estado_entrada(slug: str, clave: str):
     """Retire (activo=0) or reactivate (activo=1) an entry; retired entries stay for the records using them."""
-    c = catalog_of(slug)
-    before = await q.catalog_row(c, clave)
-    if before is None:
-        abort(404)
+    c, before = await entry_of(slug, clave)
     active = (await request.form).get("activo") == "1"
     await q.set_active(c, clave, active)
     await log_change(c.slug, clave, "reactivar" if active else "retirar", before, await q.catalog_row(c, clave))
@@ -98,10 +101,7 @@ async def estado_entrada(slug: str, clave: str):
 @roles("admin")
 async def eliminar_entrada(slug: str, clave: str):
     """Delete an entry nobody uses; one in use can only be retired."""
-    c = catalog_of(slug)
-    before = await q.catalog_row(c, clave)
-    if before is None:
-        abort(404)
+    c, before = await entry_of(slug, clave)
     if (n := await q.uses(c, clave)) > 0:
         return await entry_form(c, clave, before, {"_": f"No se puede eliminar: {n} registros la usan. Retírela en su lugar."}, 409)
     await q.delete_entry(c, clave)
