@@ -24,16 +24,18 @@ from . import db
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, dict], Awaitable[None]]  # (settings, payload)
 HANDLERS: dict[str, Handler] = {}
+CONCURRENCY: dict[str, int] = {}  # name → jobs of that name one worker runs at once (default 4)
 Scheduled = Callable[[Any, str], Awaitable[Any]]  # (settings, database url)
 SCHEDULES: dict[str, tuple[Callable[[Any], str], Scheduled]] = {}  # name → (settings → UTC cron expression, fn)
 RECONNECT_SECONDS = 5
 
 
-def handler(name: str) -> Callable[[Handler], Handler]:
-    """Register an async handler(settings, payload) for the jobs called name."""
+def handler(name: str, concurrency: int = 4) -> Callable[[Handler], Handler]:
+    """Register an async handler(settings, payload) for the jobs called name (at most concurrency at once per worker)."""
     def register(fn: Handler) -> Handler:
         """Add fn to the registry."""
         HANDLERS[name] = fn
+        CONCURRENCY[name] = concurrency
         return fn
     return register
 
@@ -105,12 +107,13 @@ def _executor(settings) -> Callable:
 def _register(qm: QueueManager, settings) -> None:
     """Bind every registered handler to the queue manager."""
     from . import mail  # noqa: F401 — registers the mail handler
+    from . import paquetes  # noqa: F401 — registers the print-package builds
 
     for name, fn in HANDLERS.items():
         async def run(job: Job, fn: Handler = fn) -> None:
             """Decode the payload and call the handler."""
             await fn(settings, json.loads(job.payload or b"{}"))
-        qm.entrypoint(name, concurrency_limit=4, on_failure="hold", executor_factory=_executor(settings))(run)
+        qm.entrypoint(name, concurrency_limit=CONCURRENCY.get(name, 4), on_failure="hold", executor_factory=_executor(settings))(run)
 
 
 async def run_worker(settings, url: str, stop: asyncio.Event | None = None, drain: bool = False) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import db, status
+from . import avisos, db, paquetes, status
 from .queries import ordenes as q
 from .status import Actor, TransitionError
 from .validation import normalize_matricula
@@ -54,6 +54,7 @@ async def crear(actor: Actor, plantel_ids: list[int], reimpresiones: bool, empre
         if not done:
             raise OrderError("No hay alumnos disponibles para la orden: los elegidos ya están en otra orden "
                              "abierta o cambiaron de estatus. Revise las cifras e intente de nuevo.")
+        await paquetes.solicitar(orden_id)  # the package is built in the background (app/paquetes.py)
     return Creada(orden_id, len(done), sum(1 for t in done if t["reimpresion"]), esperados)
 
 
@@ -114,6 +115,8 @@ async def marcar(orden_id: int, nuevo: str, actor: Actor) -> int:
             {"n": nuevo, "id": orden_id, "d": desde, "empresa": empresa})
         if ok is None:
             raise OrderError(await _why_not_mark(orden_id, nuevo, desde, empresa))
+        if nuevo == "enviada":
+            await avisos.orden_enviada(orden_id)  # mail to the Dirección Estatal, queued with the change
         if accion is None:
             return 0
         moved = 0
@@ -214,9 +217,12 @@ async def rechazar_recepcion(orden_id: int, matricula: str, comentario: str, act
 
 
 async def _cerrar_si_completa(orden_id: int) -> bool:
-    """Mark the order Recibida once no card is pending."""
-    return await db.fetch_val(
+    """Mark the order Recibida once no card is pending (then one mail per plantel, queued with it)."""
+    cerrada = await db.fetch_val(
         """UPDATE ordenes_impresion SET estado = 'recibida', recibida_en = now(), actualizada_en = now()
            WHERE id = :o AND estado IN ('en_impresion', 'enviada')
              AND NOT EXISTS (SELECT 1 FROM orden_items WHERE orden_id = :o AND abierto)
            RETURNING true""", {"o": orden_id}) or False
+    if cerrada:
+        await avisos.orden_recibida(orden_id)
+    return cerrada

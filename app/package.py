@@ -78,6 +78,27 @@ def card_of(row: dict) -> cards.CardData:
         foto_jpeg=row["foto_jpeg"] or b"", firma_png=row["firma_png"] or b"", verify_url=row.get("verify_url"))
 
 
+def prepare_row(row: dict, index: int, verify_url: Callable[[int], str] | None, diseno: cards.CardDesign) -> dict:
+    """Fill a cursor row (the index-th card of the order) with its printed texts, plain images and PDF place."""
+    m = row["matricula"]
+    row["vigencia_texto"] = fecha(row["vigencia"], "")
+    row["reimpresion_texto"] = "Sí" if row["reimpresion"] else "No"
+    row["foto"], row["firma"] = f"fotos/{m}.jpg", f"firmas/{m}.png"
+    row["verify_url"] = verify_url(row["id"]) if verify_url else None
+    row["foto_jpeg"], row["firma_png"] = plain_or_empty(row["foto_jpeg"]), plain_or_empty(row["firma_png"])
+    row["pdf"] = f"credenciales-{index // PDF_PART + 1:03d}.pdf"
+    row["pagina"] = 2 * (index % PDF_PART) + 1
+    row["diseno"] = diseno.version
+    return row
+
+
+def _done(value) -> Future:
+    """A future already holding value."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 class PackageWriter:
     """Writes one order's ZIP incrementally: add(batch) as rows arrive, close() at the end.
 
@@ -87,14 +108,17 @@ class PackageWriter:
     """
 
     def __init__(self, orden_id: int, verify_url: Callable[[int], str] | None = None,
-                 diseno: cards.CardDesign = cards.DEFAULT_DESIGN) -> None:
+                 diseno: cards.CardDesign = cards.DEFAULT_DESIGN,
+                 part_source: Callable[[str], str] | None = None) -> None:
         """Open the temporary ZIP, CSV and XLSX; verify_url(alumno_id) gives each card's QR link; diseno is the
-        design version the order was created with (app/disenos.py)."""
+        design version the order was created with (app/disenos.py); part_source(name) gives the path of a part
+        already drawn (background builds, app/paquetes.py) instead of drawing it here."""
         fd, self.path = tempfile.mkstemp(suffix=".zip")
         os.close(fd)
         self.orden_id = orden_id
         self.verify_url = verify_url
         self.diseno = diseno
+        self.part_source = part_source
         self.zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         self.csv_buf = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
         self.csv = csv.writer(self.csv_buf)
@@ -111,19 +135,11 @@ class PackageWriter:
 
     def _add_one(self, row: dict) -> None:
         """One student: images, manifest row and its card in the current PDF part."""
-        m = row["matricula"]
-        row["vigencia_texto"] = fecha(row["vigencia"], "")
-        row["reimpresion_texto"] = "Sí" if row["reimpresion"] else "No"
-        row["foto"], row["firma"] = f"fotos/{m}.jpg", f"firmas/{m}.png"
-        row["verify_url"] = self.verify_url(row["id"]) if self.verify_url else None
-        row["foto_jpeg"], row["firma_png"] = plain_or_empty(row["foto_jpeg"]), plain_or_empty(row["firma_png"])
+        row = prepare_row(row, self.count, self.verify_url, self.diseno)
         if row["foto_jpeg"]:
             self.zip.writestr(zipfile.ZipInfo(row["foto"], _now()), row["foto_jpeg"], zipfile.ZIP_STORED)
         if row["firma_png"]:
             self.zip.writestr(zipfile.ZipInfo(row["firma"], _now()), row["firma_png"], zipfile.ZIP_STORED)
-        row["pdf"] = f"credenciales-{self.count // PDF_PART + 1:03d}.pdf"
-        row["pagina"] = 2 * (self.count % PDF_PART) + 1
-        row["diseno"] = self.diseno.version
         self.part.append(dataclasses.replace(card_of(row), diseno=self.diseno))
         values = [row[k] for _, k in MANIFEST]
         self.csv.writerow([csv_cell(v) for v in values])
@@ -136,6 +152,10 @@ class PackageWriter:
         """Send the current part to a worker process; wait for the oldest when the pool is busy."""
         while len(self.inflight) >= pool_size():
             self._collect_oldest()
+        if self.part_source:
+            self.inflight.append((name, _done(self.part_source(name))))
+            self.part = []
+            return
         fd, part_path = tempfile.mkstemp(suffix=".pdf")
         os.close(fd)
         self.inflight.append((name, _pool().submit(draw_part, part_path, self.orden_id, self.part)))

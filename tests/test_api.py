@@ -8,6 +8,7 @@ import zipfile
 from app import api_tokens, db, orders
 
 from .conftest import actor, make_student, plantel_id
+from .mailtools import drain
 
 
 async def _order(users, n: int = 2) -> tuple[int, list[dict]]:
@@ -91,6 +92,7 @@ async def test_package_download(client, users):
     """The API serves the same ZIP: manifest and one photo per student."""
     oid, students = await _order(users)
     token = await api_tokens.create_token(users["empresa"]["email"])
+    await drain(client.app)  # the package is built in the background (app/paquetes.py)
     r = await client.get(f"/api/v1/ordenes/{oid}/paquete", headers=_auth(token))
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(await r.get_data()))

@@ -14,6 +14,7 @@ from app.biocrypt import unseal
 from app.formatting import fecha
 
 from .conftest import actor, make_student, plantel_id
+from .mailtools import drain
 
 MM = 72 / 25.4
 
@@ -29,7 +30,8 @@ async def _order(users) -> tuple[int, list[dict]]:
 
 
 async def _zip(client, oid: int) -> zipfile.ZipFile:
-    """Download the package through the page's link."""
+    """Download the package through the page's link, once the background build is done."""
+    await drain(client.app)
     r = await client.get(f"/ordenes/{oid}/paquete.zip")
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
     assert f"orden-{oid:05d}.zip" in r.headers["Content-Disposition"]

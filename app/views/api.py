@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from quart import Blueprint, Response, g, jsonify, request
 
-from .. import api_tokens, orders, ratelimit
+from .. import api_tokens, orders, paquetes, ratelimit
 from ..audit import record_read
 from ..auth import public
 from ..config import ROOT
@@ -107,7 +107,8 @@ async def detalle(orden_id: int):
               "vigencia": _iso(r["vigencia"]), "estatus": r["estatus"], "reimpresion": r["reimpresion"],
               "motivo": r["motivo"]} for r in await q.items(orden_id)]
     prog = (await q.progreso([orden_id])).get(orden_id, {})
-    return jsonify({**_orden_json(o, prog), "items": items})
+    paquete = paquetes.resumen(await paquetes.estado(orden_id))
+    return jsonify({**_orden_json(o, prog), "paquete_estado": paquete, "items": items})
 
 
 @bp.route("/ordenes/<id:orden_id>/paquete")
@@ -118,7 +119,11 @@ async def paquete(orden_id: int):
     o = await _orden(orden_id)
     if o is None:
         return _error(f"No existe la orden de impresión {orden_id}.", 404)
-    return await package_download(o, g.api_user.id)
+
+    async def not_ready(message: str):
+        """202 with the progress while the package is being built."""
+        return _error(message, 202, **{"Retry-After": "10"})
+    return await package_download(o, g.api_user.id, not_ready)
 
 
 @bp.route("/ordenes/<id:orden_id>/estado", methods=["POST"])

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from quart import Blueprint, Response, abort, current_app, g, redirect, request, url_for
+from quart import Blueprint, Response, abort, g, redirect, request, url_for
 
-from .. import orders
+from .. import orders, paquetes
 from ..audit import record_read
 from ..auth import roles
 from ..edge import form_ints, query_int
-from ..exports import stream_file
-from ..package import build_package, package_name
+from ..package import package_name
 from ..queries import ordenes as q
 from ..queries import tablero as tablero_q  # Conciliación de órdenes (issue 15)
 from ..status import ESTATUS, LABEL, TransitionError
@@ -115,7 +114,8 @@ async def _detalle_page(orden: dict, pagina: int = 1, error: str = "", code: int
                         progreso=(await q.progreso([orden["id"]])).get(orden["id"], {}), estatus=ESTATUS,
                         label=LABEL, estado_label=orders.ESTADO_LABEL, creada=query_int("creada", None, 0),
                         esperados=query_int("esperados", None, 0), error=error,
-                        conciliacion=await tablero_q.conciliacion(TZ, orden["id"])), code
+                        conciliacion=await tablero_q.conciliacion(TZ, orden["id"]),
+                        paquete=paquetes.resumen(await paquetes.estado(orden["id"]))), code
 
 
 @bp.route("/<id:orden_id>")
@@ -140,17 +140,35 @@ async def marcar(orden_id: int):
 @bp.route("/<id:orden_id>/paquete.zip")
 @roles("estatal", "empresa", "admin")
 async def paquete(orden_id: int):
-    """The order package (ZIP: manifest CSV + XLSX, photos, signatures, CR80 PDF), streamed."""
-    return await package_download(await _orden_or_404(orden_id), g.user.id)
+    """The order package (ZIP: manifest CSV + XLSX, photos, signatures, CR80 PDF), streamed once built."""
+    orden = await _orden_or_404(orden_id)
+
+    async def not_ready(message: str) -> Response:
+        """The order page with the progress while the package is being built."""
+        page, _ = await _detalle_page(orden, error=message)
+        return Response(page, 202, {"Retry-After": "10"})
+    return await package_download(orden, g.user.id, not_ready)
 
 
-async def package_download(orden: dict, usuario_id: int) -> Response:
-    """Build an order's package, audit the download and stream it (pages and the company API)."""
-    path = await build_package(orden["id"], current_app.config["SETTINGS"])
+async def package_download(orden: dict, usuario_id: int, not_ready) -> Response:
+    """Stream the stored package (Range requests too) and audit the download; not_ready(message) before it is
+    built (app/paquetes.py: built in the background, rebuilt when the order changed)."""
+    p = await paquetes.estado(orden["id"])
+    if not paquetes.listo(p):
+        return await not_ready(paquetes.preparando(p))
+    span = paquetes.rango(request.headers.get("Range"), p["tamano"])
+    if span is None:
+        return Response("Rango no válido para el paquete.", 416, {"Content-Range": f"bytes */{p['tamano']}"})
     await record_read("paquete_orden", detalle=f"orden {orden['id']}", usuario_id=usuario_id)
-    return Response(stream_file(path), headers={
-        "Content-Type": "application/zip", "Cache-Control": "no-store",
-        "Content-Disposition": f'attachment; filename="{package_name(orden)}"'})
+    headers = {"Content-Type": "application/zip", "Cache-Control": "no-store", "Accept-Ranges": "bytes",
+               "Content-Length": str(span[1] - span[0]), "ETag": f'"{p["lista_huella"]}"',
+               "Content-Disposition": f'attachment; filename="{package_name(orden)}"'}
+    partial = request.headers.get("Range") is not None
+    if partial:
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{p['tamano']}"
+    response = Response(paquetes.stream(p, *span), 206 if partial else 200, headers)
+    response.timeout = None  # a large package over a slow link takes longer than Quart's 60 s default
+    return response
 
 
 # ---- reception (estatal) ---------------------------------------------------------------
