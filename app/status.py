@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import db
+from . import avisos, db
 
 # Report column order (domain.md).
 ESTATUS: tuple[str, ...] = (
@@ -148,6 +148,7 @@ async def transition(alumno_id: int, action: str, actor: Actor, *, comment: str 
             raise TransitionError(await _why_not(alumno_id, rule, actor, expected, bool(guard)))
         evento_id = await record_event(alumno_id, action, actor, de=row["de"], a=rule.target,
                                        comment=comment, orden_id=orden_id)
+        await avisos.tras_evento(alumno_id, rule.target, comment)  # queued with the event (docs/avisos.md)
     return {"de": row["de"], "a": rule.target, "evento_id": evento_id}
 
 
