@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import avisos, db, status
+from . import avisos, db, paquetes, status
 from .queries import ordenes as q
 from .status import Actor, TransitionError
 from .validation import normalize_matricula
@@ -54,6 +54,7 @@ async def crear(actor: Actor, plantel_ids: list[int], reimpresiones: bool, empre
         if not done:
             raise OrderError("No hay alumnos disponibles para la orden: los elegidos ya están en otra orden "
                              "abierta o cambiaron de estatus. Revise las cifras e intente de nuevo.")
+        await paquetes.solicitar(orden_id)  # the package is built in the background (app/paquetes.py)
     return Creada(orden_id, len(done), sum(1 for t in done if t["reimpresion"]), esperados)
 
 
