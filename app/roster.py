@@ -50,7 +50,7 @@ def read_rows(path: str | Path, required: tuple[str, ...] = REQUIRED) -> Iterato
         raise RosterError("El archivo debe ser CSV o XLSX.")
 
 
-def _check_headers(headers: list[str], required: tuple[str, ...]) -> None:
+def _check_headers(headers: list[str], required: tuple[str, ...] = REQUIRED) -> None:
     """Refuse a file without the required columns."""
     missing = [c for c in required if c not in headers]
     if missing:

@@ -16,8 +16,12 @@ from .test_admin import changes, post
 
 @pytest.fixture
 async def admin(signed_in):
-    """A signed-in admin client (no SMTP configured: links are shown once)."""
-    return await signed_in("admin")
+    """A signed-in admin client (no SMTP configured: links are shown once); companies added are removed
+    afterwards (orders need a company choice once there are several)."""
+    yield await signed_in("admin")
+    await db.execute("UPDATE usuarios SET empresa_id = NULL WHERE empresa_id IN (SELECT id FROM empresas WHERE "
+                     "nombre = 'Imprenta Norte')")
+    await db.execute("DELETE FROM empresas WHERE nombre = 'Imprenta Norte'")
 
 
 def link_in(html: str) -> str:
