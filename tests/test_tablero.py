@@ -341,7 +341,7 @@ async def _order_story(users) -> tuple[int, int, list[dict]]:
     st = [await make_student("validado") for _ in range(4)]
     estatal, empresa, plantel = actor(users["estatal"]), actor(users["empresa"]), actor(users["plantel"])
     pid = users["plantel"]["plantel_id"]
-    o1 = (await orders.crear(estatal, [pid], False)).orden_id
+    o1 = (await orders.crear(estatal, [pid], False, empresa_id=1)).orden_id
     await orders.marcar(o1, "en_impresion", empresa)
     for s in st[:3]:
         await orders.recibir_matricula(o1, s["matricula"], estatal)
@@ -350,7 +350,7 @@ async def _order_story(users) -> tuple[int, int, list[dict]]:
     firma = await add_image(st[0]["id"], "firma_entrega")
     await transition(st[0]["id"], "entregar", plantel,
                      changes={"firma_entrega_id": firma, "fecha_entrega": datetime.now(timezone.utc)})
-    o2 = (await orders.crear(estatal, [pid], True)).orden_id
+    o2 = (await orders.crear(estatal, [pid], True, empresa_id=1)).orden_id
     return o1, o2, st
 
 
