@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
 
 import pytest
@@ -60,8 +61,8 @@ def _import_capture(page, live_server, sim, tmp_path) -> None:  # noqa: F811
     page.get_by_text("se importó con estatus Enrolado").wait_for()
     _capture(page, sim)
     assert _status(live_server) == "capturado"
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Generar credencial temporal").click()
+    with page.expect_download() as dl:  # «Generar credencial temporal» opens a tab; «Descargar PDF» saves it
+        page.get_by_role("button", name="Descargar PDF").click()
     dl.value.save_as(tmp_path / "temporal.pdf")
     assert (tmp_path / "temporal.pdf").read_bytes().startswith(b"%PDF")
 
@@ -119,6 +120,10 @@ def _create_order(page, live_server, reprints: int) -> int:
 def _print_and_ship(page, live_server, orden: int, tmp_path, reprint: bool) -> None:
     """Empresa: the package (manifest names the student), en impresión, enviada."""
     page.goto(f"/ordenes/{orden}")
+    deadline = time.time() + 120  # the worker builds the package in the background (docs/orders.md)
+    while "listo" not in page.locator("#paquete-estado").inner_text() and time.time() < deadline:
+        time.sleep(1)
+        page.reload()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Descargar paquete").click()
     path = tmp_path / f"orden-{orden}.zip"
