@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 BLUEPRINTS = (
     "auth", "report", "sae", "captura", "temporal", "validacion", "rechazo", "entrega",
     "consulta", "ordenes", "equipo", "ayuda", "biometricos", "verificar", "api", "pwa", "admin",
-    "tablero", "conciliacion", "privacidad", "avisos",
+    "tablero", "conciliacion", "privacidad", "avisos", "mi_credencial", "revision",
 )
 
 

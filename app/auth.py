@@ -343,6 +343,12 @@ def public(view: Callable) -> Callable:
     return view
 
 
+def student(view: Callable) -> Callable:
+    """Mark a view as reachable only with a Mi credencial student session (app/autoservicio.py)."""
+    view._access = "alumno"  # type: ignore[attr-defined]
+    return view
+
+
 def roles(*allowed: str) -> Callable[[Callable], Callable]:
     """Mark a view as reachable by signed-in users of these roles ('*' = any role)."""
     unknown = set(allowed) - set(ROLES) - {"*"}
@@ -373,6 +379,9 @@ async def enforce_access() -> None:
     access = access_of(current_app.view_functions.get(request.endpoint))
     if access == "public":
         return
+    if access == "alumno":  # a student's own record only; staff sessions do not open it
+        from .autoservicio import require_student
+        return await require_student()
     if access is None:
         log.error("route %s declares no access; refused", request.endpoint)
         raise AccessDenied("Ruta sin permisos declarados.")

@@ -27,6 +27,7 @@ MENU: tuple[Item, ...] = (
     _item("Validar datos alumno", "validacion.grupos", "plantel"),
     _item("Rechazar / reimprimir", "rechazo.buscar", "plantel"),
     _item("Entregar credencial", "entrega.buscar", "plantel"),
+    _item("Revisión de fotografías", "revision.cola", "plantel"),
     _item("Consultar alumno", "consulta.buscar", "plantel", "estatal", "admin"),
     _item("Órdenes de impresión", "ordenes.lista", "estatal", "empresa", "admin"),
     _item("Seguimiento", "ordenes.seguimiento", "estatal", "admin"),

@@ -11,8 +11,9 @@ import pytest
 from app import db
 
 from .conftest import ROOT, csrf_of, login, make_student
+from .test_autoservicio import student_client
 
-ROLES = ("anon", "plantel", "plantel_b", "estatal", "empresa", "admin")
+ROLES = ("anon", "plantel", "plantel_b", "estatal", "empresa", "admin", "alumno")
 PUBLIC = "público"
 
 
@@ -55,7 +56,8 @@ async def _fixtures(users) -> dict[str, str]:
     corrida = await db.fetch_val("INSERT INTO conciliaciones DEFAULT VALUES RETURNING id")
     return {"matricula": s["matricula"], "alumno_id": str(s["id"]), "bio_id": str(s["foto_id"]),
             "orden_id": str(orden), "corrida_id": str(corrida), "plantel_id": str(s["plantel_id"]), "token": "no-valido",
-            "slug": "carreras", "clave": "ZZZZ", "version": "1", "usuario_id": "999999", "empresa_id": "999999", "token_id": "999999"}
+            "slug": "carreras", "clave": "ZZZZ", "version": "1", "usuario_id": "999999", "empresa_id": "999999", "token_id": "999999",
+            "envio_id": "999999"}
 
 
 def _url(rule: str, values: dict[str, str]) -> str:
@@ -68,17 +70,20 @@ async def test_matrix(app, users):
     table = permission_table()
     values = await _fixtures(users)
     clients = {"anon": app.test_client()}
-    for role in ROLES[1:]:
+    for role in ROLES[1:-1]:
         clients[role] = app.test_client()
         await login(clients[role], users[role]["email"])
+    clients["alumno"] = await student_client(app)  # a Mi credencial session: anonymous to staff routes
     failures = []
     for method, rule, endpoint in app_routes(app):
         allowed = table[(method, rule)]
         url = _url(rule, values)
         for role, client in clients.items():
-            if rule == "/logout" and role != "anon":  # signing out would end the shared client's session
+            if rule == "/logout" and role not in ("anon", "alumno"):  # signing out would end the shared client's session
                 client = app.test_client()
                 await login(client, users[role]["email"])
+            if rule == "/mi-credencial/salir" and role == "alumno":
+                client = await student_client(app)
             token = await csrf_of(client)
             if method == "GET":
                 r = await client.get(url)
@@ -88,8 +93,9 @@ async def test_matrix(app, users):
             if "token" in allowed:  # bearer-token API: no cookie user gets in
                 ok_for_role = False
                 expected_denied = r.status_code == 401
-            elif role == "anon":
-                expected_denied = r.status_code == 302 and "/login" in r.headers.get("Location", "")
+            elif role in ("anon", "alumno"):  # sent to sign in (staff's page or Mi credencial's)
+                location = r.headers.get("Location", "")
+                expected_denied = r.status_code == 302 and ("/login" in location or "/mi-credencial" in location)
             else:
                 expected_denied = r.status_code == 403
             object_of_a = values["matricula"] in url or url.endswith(f"/{values['plantel_id']}.xlsx")
@@ -136,10 +142,10 @@ async def test_every_post_route_refuses_without_csrf(app, users):
         allowed = table[(method, rule)]
         if method != "POST" or "token" in allowed:
             continue  # the company API authenticates by bearer token, not cookies
-        role = next((r for r in ("plantel", "estatal", "empresa", "admin") if r in allowed), None)
+        role = next((r for r in ("plantel", "estatal", "empresa", "admin", "alumno") if r in allowed), None)
         if role not in clients:
-            clients[role] = app.test_client()
-            if role:
+            clients[role] = await student_client(app) if role == "alumno" else app.test_client()
+            if role and role != "alumno":
                 await login(clients[role], users[role]["email"])
         client = clients[role]
         await csrf_of(client)  # the cookie is there; only the token is missing
