@@ -169,7 +169,7 @@ async def test_capture_stores_and_serves_re_encoded_photo(signed_in):
     c = await signed_in("plantel")
     files = {"foto": FileStorage(io.BytesIO(GOOD + TRAILER), filename="foto.jpg", content_type="image/jpeg"),
              "firma": FileStorage(io.BytesIO(signature_png()), filename="firma.png", content_type="image/png")}
-    r = await c.post(f"/captura/{a['matricula']}/guardar", form={"csrf_token": await csrf_of(c), "clave": uid()},
+    r = await c.post(f"/captura/{a['matricula']}/guardar", form={"csrf_token": await csrf_of(c), "clave": uid(), "aviso_version": "1"},
                      files=files, headers={"Accept": "application/json"})
     assert r.status_code == 200, await r.get_data(as_text=True)
     foto_id = await db.fetch_val("SELECT foto_id FROM alumnos WHERE id = :id", {"id": a["id"]})
