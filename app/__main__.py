@@ -234,6 +234,24 @@ def cmd_purge(args, settings: Settings) -> None:
     asyncio.run(main())
 
 
+def cmd_autoservicio(args, settings: Settings) -> None:
+    """Turn a plantel's Mi credencial submissions on or off (docs/autoservicio.md)."""
+    from .queries.autoservicio import set_self_service
+
+    async def main() -> int:
+        await _connected(settings)
+        try:
+            nombre = await set_self_service(args.plantel, args.activar)
+        finally:
+            await db.get_db().disconnect()
+        if nombre is None:
+            print(f"No existe el plantel «{args.plantel}» (nombre o CCT).", file=sys.stderr)
+            return 1
+        print(f"Plantel {nombre}: envío de fotografías por los alumnos {'activado' if args.activar else 'desactivado'}.")
+        return 0
+    raise SystemExit(asyncio.run(main()))
+
+
 def cmd_create_api_token(args, settings: Settings) -> None:
     """Issue a company-API bearer token for an empresa user and print it once."""
     from .api_tokens import create_token
@@ -293,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("email")
     t.add_argument("--nombre", help="etiqueta del token (p. ej. el sistema que lo usa)")
     t.set_defaults(func=cmd_create_api_token)
+    a = sub.add_parser("autoservicio", help="permitir o no que los alumnos de un plantel envíen su fotografía y firma")
+    a.add_argument("plantel", help="nombre o CCT del plantel")
+    onoff = a.add_mutually_exclusive_group(required=True)
+    onoff.add_argument("--activar", action="store_true")
+    onoff.add_argument("--desactivar", action="store_true")
+    a.set_defaults(func=cmd_autoservicio)
     g = sub.add_parser("purge", help="eliminar los biométricos vencidos según la política de conservación")
     g.add_argument("--dry-run", action="store_true", help="solo contar lo que se eliminaría")
     g.set_defaults(func=cmd_purge)

@@ -244,3 +244,21 @@ async def test_rejection_mails_the_student_who_sends_again(app, signed_in):
     assert "rechazada" in page and "pared blanca" in page and "Enviar mi fotografía y firma" in page
     assert (await submit(c)).status_code == 200
     assert await db.fetch_val("SELECT count(*) FROM envios_alumno WHERE estado = 'pendiente'") == 1
+
+
+async def test_command_line_switch(app, database_url):
+    """`python -m app autoservicio PLANTEL --activar/--desactivar` flips the plantel's switch; unknown → exit 1."""
+    import os
+    import sys
+
+    async def run(*args) -> int:
+        """Run the command against the test database."""
+        p = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", "autoservicio", *args,
+                                                 env={**os.environ, "DATABASE_URL": database_url},
+                                                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        return await p.wait()
+    assert await run("Toluca", "--activar") == 0
+    assert await db.fetch_val("SELECT autoservicio FROM planteles WHERE nombre = 'Toluca'") is True
+    assert await run("Toluca", "--desactivar") == 0
+    assert await db.fetch_val("SELECT autoservicio FROM planteles WHERE nombre = 'Toluca'") is False
+    assert await run("No existe", "--activar") == 1
