@@ -11,8 +11,8 @@ from quart import Blueprint, current_app, g, jsonify, redirect, request, url_for
 
 from ..auth import roles
 from ..capture import CaptureError, Upload, lookup, save_biometrics
-from ..queries import correccion
 from .. import ajustes
+from ..queries import correccion, privacidad
 from ..status import CAPTURABLE, LABEL
 from . import render
 
@@ -52,7 +52,8 @@ async def read_upload(*names: str) -> Upload:
     data = {n: (files[n].read() if n in files else b"") for n in names}
     return Upload(clave=form.get("clave") or None, capturado_en=form.get("capturado_en"),
                   confirmar=form.get("confirmar") in ("1", "on", "true"), motivo=form.get("motivo", ""),
-                  expected=form.get("estatus") or None, extra={"capturado_por": form.get("capturado_por", "")}, **data)
+                  expected=form.get("estatus") or None, extra={"capturado_por": form.get("capturado_por", ""),
+                                                      "aviso_version": form.get("aviso_version", "")}, **data)
 
 
 def capture_refusal(alumno: dict) -> str:
@@ -89,7 +90,8 @@ OFFLINE_PLACEHOLDER = {k: f"__{k.upper()}__" for k in (
 @full_page_only
 async def buscar():
     """Search by matrícula; show the student's data and the capture tools when allowed."""
-    return await search_page("captura/buscar.html", capture_refusal, offline_placeholder=OFFLINE_PLACEHOLDER)
+    return await search_page("captura/buscar.html", capture_refusal, offline_placeholder=OFFLINE_PLACEHOLDER,
+                             aviso=await privacidad.aviso())
 
 
 async def answer_save(matricula: str, save, fields: tuple[str, ...], done_endpoint: str, page: str):

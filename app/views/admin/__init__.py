@@ -18,4 +18,4 @@ async def inicio():
     return await render("admin/inicio.html", catalogs=CATALOGS.values())
 
 
-from . import ajustes, bitacora, catalogos, diseno, empresas, usuarios  # noqa: E402,F401 — the pages register their routes on bp
+from . import ajustes, bitacora, catalogos, diseno, empresas, usuarios, privacidad  # noqa: E402,F401 — the pages register their routes on bp
