@@ -18,7 +18,7 @@ from .menu import menu_for
 from .pgembed import database_url
 from .queries.biometricos import PurgedImage, startup_check
 from .security import CsrfError, add_headers, check_csrf, csrf_token
-from .urls import require_public_url
+from .urls import require_production_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ BLUEPRINTS = (
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the Quart app; the database connects at start-up."""
     settings = settings or Settings()
-    require_public_url(settings)
+    require_production_settings(settings)
     app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(
         SETTINGS=settings,

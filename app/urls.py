@@ -12,6 +12,10 @@ class MissingPublicUrl(RuntimeError):
     """Production without PUBLIC_URL: printed links and QR codes would point to the wrong host."""
 
 
+class MissingSecretKey(RuntimeError):
+    """Production without SECRET_KEY: each server would sign sessions with its own var/ key."""
+
+
 def configured(settings) -> str:
     """PUBLIC_URL as configured ('' when unset: the environment lacks it and Settings kept the default)."""
     url = (settings.public_url or "").strip()
@@ -32,6 +36,16 @@ def require_public_url(settings) -> None:
             "Falta PUBLIC_URL: en producción (DATABASE_URL o APP_ENV=production) indique la dirección pública del "
             "sitio, p. ej. PUBLIC_URL=https://credencializacion.conalepmex.edu.mx; se usa en los códigos QR y en "
             "los enlaces de recuperación de contraseña.")
+
+
+def require_production_settings(settings) -> None:
+    """Refuse to start in production without SECRET_KEY (several app servers must share it) or PUBLIC_URL."""
+    if is_production() and not os.environ.get("SECRET_KEY"):
+        raise MissingSecretKey(
+            "Falta SECRET_KEY: en producción (DATABASE_URL o APP_ENV=production) todos los servidores deben firmar las "
+            "sesiones con la misma llave; genere una (p. ej. python -c \"import secrets; print(secrets.token_urlsafe(48))\") "
+            "y póngala en SECRET_KEY en cada servidor.")
+    require_public_url(settings)
 
 
 def public_url(settings=None) -> str:

@@ -19,6 +19,7 @@ def _settings(public_url: str = urls.DEV_DEFAULT) -> Settings:
 def test_production_refuses_to_start_without_public_url(monkeypatch, env):
     """DATABASE_URL or APP_ENV=production without PUBLIC_URL: create_app refuses with the reason."""
     monkeypatch.delenv("PUBLIC_URL", raising=False)
+    monkeypatch.setenv("SECRET_KEY", "una-llave-compartida")
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     from app import create_app
@@ -26,6 +27,20 @@ def test_production_refuses_to_start_without_public_url(monkeypatch, env):
         create_app(_settings())
     monkeypatch.setenv("PUBLIC_URL", "https://credencial.example")
     urls.require_public_url(_settings("https://credencial.example"))  # accepted
+
+
+@pytest.mark.parametrize("env", [{"DATABASE_URL": "postgresql://db/credencializacion"}, {"APP_ENV": "production"}])
+def test_production_refuses_to_start_without_secret_key(monkeypatch, env):
+    """Production without SECRET_KEY: create_app refuses (each server would sign sessions with its own key)."""
+    monkeypatch.setenv("PUBLIC_URL", "https://credencial.example")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    from app import create_app
+    with pytest.raises(urls.MissingSecretKey, match="SECRET_KEY"):
+        create_app(_settings())
+    monkeypatch.setenv("SECRET_KEY", "una-llave-compartida")
+    urls.require_production_settings(_settings("https://credencial.example"))  # accepted
 
 
 def test_development_starts_without_public_url(monkeypatch):
