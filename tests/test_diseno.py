@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 
 import asyncpg
@@ -15,7 +16,7 @@ from PIL import Image
 from pypdf import PdfReader
 from werkzeug.datastructures import FileStorage
 
-from app import cards, db, orders
+from app import cards, db, orders, package
 
 from .conftest import actor, csrf_of, make_student, plantel_id, text_of
 
@@ -40,8 +41,6 @@ def image(fmt: str = "PNG", size: tuple[int, int] = (200, 200), mode: str = "RGB
 
 def noise_png(side: int = 700) -> bytes:
     """A PNG of random pixels (does not compress: > 1 MB)."""
-    import os
-
     out = io.BytesIO()
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "PNG")
     return out.getvalue()
@@ -171,17 +170,19 @@ async def test_csrf_and_roles(admin, signed_in):
     assert await versions() == 1
 
 
-async def _order_package(client, oid: int) -> tuple[list[dict], str]:
-    """(manifest rows, the text of every PDF page) of an order's package as the company downloads it."""
-    r = await client.get(f"/ordenes/{oid}/paquete.zip")
-    assert r.status_code == 200
-    z = zipfile.ZipFile(io.BytesIO(await r.get_data()))
-    rows = list(csv.DictReader(io.StringIO(z.read("manifiesto.csv").decode("utf-8-sig"))))
-    pdf = PdfReader(io.BytesIO(z.read("credenciales-001.pdf")))
-    return rows, "\n".join(p.extract_text() for p in pdf.pages)
+async def _order_package(settings, oid: int) -> tuple[list[dict], str]:
+    """(manifest rows, the text of every PDF page) of an order's package, built now (a rebuild for order 1)."""
+    path = await package.build_package(oid, settings)
+    try:
+        with zipfile.ZipFile(path) as z:
+            rows = list(csv.DictReader(io.StringIO(z.read("manifiesto.csv").decode("utf-8-sig"))))
+            pdf = PdfReader(io.BytesIO(z.read("credenciales-001.pdf")))
+            return rows, "\n".join(p.extract_text() for p in pdf.pages)
+    finally:
+        os.unlink(path)
 
 
-async def test_new_design_changes_the_next_order_not_an_earlier_one(admin, users, signed_in, app):
+async def test_new_design_changes_the_next_order_not_an_earlier_one(admin, users, app):
     """Order 1 is printed with version 1; a new version (new institution text, legend and director) applies to
     order 2 and to the next temporary credential, while order 1's rebuilt PDF and manifest keep version 1."""
     estatal = actor(users["estatal"])
@@ -195,14 +196,14 @@ async def test_new_design_changes_the_next_order_not_an_earlier_one(admin, users
     nueva = await db.fetch_val("SELECT max(id) FROM disenos_credencial")
     await make_student("validado")
     second = await orders.crear(estatal, [plantel], False)
-    c = await signed_in("estatal")
+    settings = app.config["SETTINGS"]
 
-    rows, text = await _order_package(c, second.orden_id)
+    rows, text = await _order_package(settings, second.orden_id)
     assert {r["Diseño de credencial"] for r in rows} == {str(nueva)}
     assert "Instituto Técnico Nuevo" in text and "Leyenda del ciclo 2026-2027." in text and "Mtra. Ana Ruiz" in text
     assert "CONALEP Estado de México" not in text
 
-    rows, text = await _order_package(c, first.orden_id)
+    rows, text = await _order_package(settings, first.orden_id)
     assert {r["Diseño de credencial"] for r in rows} == {"1"}
     assert "CONALEP Estado de México" in text and "Personal e intransferible" in text
     assert "Instituto Técnico Nuevo" not in text and "Mtra. Ana Ruiz" not in text

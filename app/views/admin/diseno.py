@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from quart import abort, g, redirect, request, url_for
 
-from ... import cards, disenos, offload
+from ... import cards, db, disenos, offload
 from ...auth import roles
 from ...queries import disenos as q
 from .. import render
@@ -47,10 +47,11 @@ async def guardar_diseno():
     b = await _posted()
     if b.errors:
         return await _page(b, 422)
-    before = await q.latest()
-    version = await q.insert(b.values, b.nota, g.user.id)
-    await log_change("disenos", str(version), "crear", disenos.summary(disenos.values_of(before)) if before else None,
-                     disenos.summary(b.values, b.nota))
+    async with db.get_db().transaction():
+        before = await q.latest()
+        version = await q.insert(b.values, b.nota, g.user.id)
+        await log_change("disenos", str(version), "crear",
+                         disenos.summary(disenos.values_of(before)) if before else None, disenos.summary(b.values, b.nota))
     aviso = f"Se guardó la versión {version}; se usará desde la próxima orden de impresión."
     return redirect(url_for("admin.diseno", aviso=aviso), 303)
 
@@ -74,7 +75,7 @@ async def _version(version: int) -> dict:
     return row
 
 
-@bp.route("/diseno/<int:version>/vista-previa.pdf")
+@bp.route("/diseno/<id:version>/vista-previa.pdf")
 @roles("admin")
 async def vista_previa(version: int):
     """Vista previa of a saved version."""
@@ -83,7 +84,7 @@ async def vista_previa(version: int):
     return _pdf(pdf, f"diseno-{version}.pdf")
 
 
-@bp.route("/diseno/<int:version>/logo.png")
+@bp.route("/diseno/<id:version>/logo.png")
 @roles("admin")
 async def diseno_logo(version: int):
     """A version's logo (our placeholder when it has none)."""
@@ -91,7 +92,7 @@ async def diseno_logo(version: int):
     return bytes(row["logo_png"] or cards.placeholder_logo()), 200, {"Content-Type": "image/png"}
 
 
-@bp.route("/diseno/<int:version>/firma.png")
+@bp.route("/diseno/<id:version>/firma.png")
 @roles("admin")
 async def diseno_firma(version: int):
     """A version's director signature (404 when it has none)."""
