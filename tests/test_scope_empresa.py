@@ -12,6 +12,7 @@ import pytest
 from app import api_tokens, db, orders
 from app.queries.ordenes import SIN_EMPRESA
 
+from .mailtools import drain
 from .conftest import ROOT, actor, make_student, plantel_id, post, text_of
 
 
@@ -34,12 +35,13 @@ async def _reprint(orden_id: int | None) -> dict:
 
 
 @pytest.fixture
-async def world(users):
+async def world(app, users):
     """Company 1 (the users fixture's) and company B, with one order each, one order without company and
     one reprint request per order; removed afterwards (empresas is a catalog the cleaner keeps)."""
     otra = await _company("Imprenta B")
     mine, theirs, legacy = (await _order_for(users, 1), await _order_for(users, otra), await _order_for(users, None))
     reprints = {k: await _reprint(o) for k, o in (("mine", mine), ("theirs", theirs), ("legacy", legacy))}
+    await drain(app)  # the worker builds the packages (app/paquetes.py)
     yield {"mine": mine, "theirs": theirs, "legacy": legacy, "otra": otra, "reprints": reprints}
     await db.execute("TRUNCATE ordenes_impresion, orden_items, eventos, api_tokens RESTART IDENTITY CASCADE")
     await db.execute("UPDATE usuarios SET empresa_id = 1 WHERE empresa_id = :e", {"e": otra})
