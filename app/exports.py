@@ -8,7 +8,7 @@ import tempfile
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
-from typing import AsyncIterator, Sequence
+from typing import AsyncIterator, Callable, Sequence
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape, letter
@@ -216,16 +216,23 @@ def student_values(row: dict) -> list:
     return [LABEL[row["estatus"]] if key == "estatus" else row.get(key) for _, key in STUDENT_COLUMNS]
 
 
-async def students_xlsx(batches: AsyncIterator[list[dict]]) -> str:
-    """Write the student export from batches of rows; return the temporary file's path."""
-    sheet = await asyncio.to_thread(XlsxSheet, [h for h, _ in STUDENT_COLUMNS])
+async def rows_xlsx(headers: Sequence[str], batches: AsyncIterator[list], values: Callable[[object], list],
+                    sheet: str = "Alumnos") -> str:
+    """Write batches of rows (each through values) into a one-sheet workbook off the event loop; return the
+    temporary file's path (removed if writing fails)."""
+    book = await asyncio.to_thread(XlsxSheet, list(headers), sheet)
     try:
         async for batch in batches:
-            await asyncio.to_thread(lambda b=batch: [sheet.write(student_values(r)) for r in b])
-        return await asyncio.to_thread(sheet.close)
+            await asyncio.to_thread(lambda b=batch: [book.write(values(r)) for r in b])
+        return await asyncio.to_thread(book.close)
     except BaseException:
-        os.unlink(sheet.path)
+        os.unlink(book.path)
         raise
+
+
+async def students_xlsx(batches: AsyncIterator[list[dict]]) -> str:
+    """Write the student export from batches of rows; return the temporary file's path."""
+    return await rows_xlsx([h for h, _ in STUDENT_COLUMNS], batches, student_values)
 
 
 async def stream_file(path: str, delete: bool = True) -> AsyncIterator[bytes]:

@@ -2,8 +2,6 @@
 "Aplicar" (admin only; docs/sae.md)."""
 from __future__ import annotations
 
-import asyncio
-import os
 
 from quart import Blueprint, Response, abort, current_app, g, render_template, request
 
@@ -11,7 +9,7 @@ from .. import conciliacion as rules
 from ..audit import record_read
 from ..auth import roles
 from ..edge import EdgeError, query_int
-from ..exports import XLSX_MIME, XlsxSheet, download_headers, stream_file
+from ..exports import XLSX_MIME, download_headers, rows_xlsx, stream_file
 from ..queries import conciliacion as q
 from ..queries import report
 from ..status import LABEL, TransitionError
@@ -118,25 +116,13 @@ def _values(r: dict) -> list:
             LABEL.get(r["estatus"] or "", ""), RESULTADOS[r["resultado"]], r["motivo"], r["aplicado_en"]]
 
 
-async def _xlsx(batches) -> str:
-    """Write the list's rows with app.exports.XlsxSheet; the temporary file's path."""
-    book = await asyncio.to_thread(XlsxSheet, list(COLUMNAS), "Conciliación SAE")
-    try:
-        async for batch in batches:
-            await asyncio.to_thread(lambda b=batch: [book.write(_values(r)) for r in b])
-        return await asyncio.to_thread(book.close)
-    except BaseException:
-        os.unlink(book.path)
-        raise
-
-
 @bp.route("/<id:corrida_id>/lista.xlsx")
 @roles(*VIEW_ROLES)
 async def lista_xlsx(corrida_id: int):
     """The whole list as Excel; audited (it lists students)."""
     run, tipo, plantel_id, _ = await _list_args(corrida_id)
     await record_read("excel_conciliacion_sae", plantel_id=plantel_id, detalle=f"conciliación {run['id']}: {tipo or 'todas'}")
-    path = await _xlsx(q.items_batches(run["id"], tipo, plantel_id))
+    path = await rows_xlsx(COLUMNAS, q.items_batches(run["id"], tipo, plantel_id), _values, "Conciliación SAE")
     name = f"conciliacion-sae-{run['id']}-{tipo or 'todas'}{f'-plantel{plantel_id}' if plantel_id else ''}.xlsx"
     return Response(stream_file(path), headers=download_headers(name, XLSX_MIME))
 

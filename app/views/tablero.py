@@ -2,11 +2,9 @@
 the reconciliation of print orders (docs/tablero.md)."""
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 from datetime import date, datetime, timedelta
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
 from quart import Blueprint, Response, current_app, g, render_template, request, url_for
@@ -14,7 +12,7 @@ from quart import Blueprint, Response, current_app, g, render_template, request,
 from ..audit import record_read
 from ..auth import AccessDenied, roles
 from ..edge import EdgeError, query_int
-from ..exports import XLSX_MIME, XlsxSheet, download_headers, stream_file
+from ..exports import XLSX_MIME, download_headers, rows_xlsx, stream_file
 from ..orders import ESTADO_LABEL
 from ..queries import report
 from ..queries import tablero as q
@@ -205,18 +203,6 @@ DETENIDOS_COLUMNAS = ("Matrícula", "Nombre", "Primer apellido", "Segundo apelli
                       "Estatus", "En el estatus desde", "Días en el estatus", "Comentario", "Orden de impresión")
 
 
-async def _xlsx(headers, sheet: str, lotes: AsyncIterator[list], values: Callable[[object], list]) -> str:
-    """Write rows from lotes into a one-sheet workbook (app.exports.XlsxSheet); return its path."""
-    book = await asyncio.to_thread(XlsxSheet, list(headers), sheet)
-    try:
-        async for lote in lotes:
-            await asyncio.to_thread(lambda b=lote: [book.write(values(r)) for r in b])
-        return await asyncio.to_thread(book.close)
-    except BaseException:
-        os.unlink(book.path)
-        raise
-
-
 @bp.route("/detenidos.xlsx")
 @roles(*TABLERO_ROLES)
 async def detenidos_xlsx():
@@ -230,8 +216,8 @@ async def detenidos_xlsx():
         return [r["matricula"], r["nombre"], r["primer_apellido"], r["segundo_apellido"], r["plantel"], r["cct"],
                 r["grupo"], LABEL[r["estatus"]], r["fecha_estatus"], (ahora - r["fecha_estatus"]).days,
                 r["comentario"], r["orden_id"]]
-    path = await _xlsx(DETENIDOS_COLUMNAS, "Detenidos",
-                       q.detenidos_lotes(est, cortes(_settings(), ahora)[est], plantel_id), values)
+    path = await rows_xlsx(DETENIDOS_COLUMNAS,
+                           q.detenidos_lotes(est, cortes(_settings(), ahora)[est], plantel_id), values, "Detenidos")
     return Response(stream_file(path), headers=download_headers(f"detenidos-{est}-{ahora:%Y%m%d}.xlsx", XLSX_MIME))
 
 
@@ -261,6 +247,6 @@ async def _conciliacion_lotes() -> AsyncIterator[list]:
 @roles("estatal", "admin")
 async def conciliacion_xlsx():
     """Conciliación de órdenes as Excel: per order, per company and per company and month."""
-    path = await _xlsx(CONCILIACION_COLUMNAS, "Conciliación", _conciliacion_lotes(), lambda r: r)
+    path = await rows_xlsx(CONCILIACION_COLUMNAS, _conciliacion_lotes(), lambda r: r, "Conciliación")
     return Response(stream_file(path), headers=download_headers(
         f"conciliacion-ordenes-{datetime.now(_tz()):%Y%m%d}.xlsx", XLSX_MIME))
