@@ -82,6 +82,7 @@ def _validate(page, live_server) -> None:
     grupo = live_server.query("SELECT grupo FROM alumnos WHERE matricula = $1", MATRICULA)[0]["grupo"]
     page.get_by_role("link", name="Validar datos alumno").click()
     page.get_by_label("Grupo:").select_option(grupo)
+    page.get_by_label("Mostrar").select_option("100")  # the group may hold more than one page of pending students
     row = page.locator("#lista tr", has_text=MATRICULA)
     row.wait_for()
     assert "Capturado" in row.inner_text()
