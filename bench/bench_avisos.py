@@ -19,14 +19,12 @@ import dataclasses
 import statistics
 import time
 
-import asyncpg
 from aiosmtpd.controller import Controller
 
 from app import db, jobs, status
 from app.config import Settings
-from app.migrate import migrate
 
-from .common import connected, database_name, machine, with_database
+from .common import connected, drop_database, machine, recreate_database, with_database
 
 DB_NAME = "credencializacion_bench_avisos"
 TARGET_S = 10.0
@@ -62,24 +60,8 @@ class TimedSink:
         return "250 OK"
 
 
-async def _fresh_database(url: str) -> None:
-    """Drop and create the bench database, then migrate it."""
-    await _drop(url)
-    admin = await asyncpg.connect(with_database(url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{database_name(url)}"')
-    finally:
-        await admin.close()
-    await migrate(url)
 
 
-async def _drop(url: str) -> None:
-    """Drop the bench database."""
-    admin = await asyncpg.connect(with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def _until(sink: TimedSink, emails: list[str], timeout: float = 120) -> None:
@@ -119,7 +101,7 @@ async def run(args) -> dict:
     from app.pgembed import embedded_url
 
     url = args.url or with_database(embedded_url(), DB_NAME)
-    await _fresh_database(url)
+    await recreate_database(url)
     sink, port = TimedSink(), args.port
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
@@ -140,7 +122,7 @@ async def run(args) -> dict:
     finally:
         controller.stop()
         if not args.keep:
-            await _drop(url)
+            await drop_database(url)
     q = statistics.quantiles(singles, n=10)
     return {"singles": len(singles), "median_s": statistics.median(singles), "p90_s": q[-1], "max_s": max(singles),
             "burst": args.burst, "burst_tx_s": tx_s, "burst_last_s": burst_s, "machine": machine()}

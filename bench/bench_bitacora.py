@@ -20,8 +20,7 @@ import asyncpg
 
 from app.queries import admin as q
 
-from .common import bench_url, connected, database_name, machine, with_database
-from .load_data import recreate_database
+from .common import bench_url, connected, drop_database, machine, recreate_database, with_database
 
 NAME = "credencializacion_bench_bitacora"
 
@@ -68,7 +67,8 @@ async def cases() -> dict[str, dict]:
     from app import db
 
     alumno = await db.fetch_val("SELECT id FROM alumnos ORDER BY id OFFSET 777 LIMIT 1")
-    deep = await db.fetch_one("SELECT en, id FROM eventos ORDER BY en DESC, id DESC OFFSET 1000000 LIMIT 1")
+    depth = min(1_000_000, await db.fetch_val("SELECT count(*) FROM eventos") // 2)  # smaller --rows: half-way
+    deep = await db.fetch_one("SELECT en, id FROM eventos ORDER BY en DESC, id DESC OFFSET :d LIMIT 1", {"d": depth})
     now = datetime.now(timezone.utc)
     return {
         "first page, no filter": {},
@@ -107,12 +107,7 @@ async def main_async(rows: int, iterations: int, keep: bool) -> None:
         print(f"  {name:45s} median {ms:7.1f} ms")
     print(f"  {machine()}")
     if not keep:
-        admin_url = with_database(url, "postgres")
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(url)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,13 +15,11 @@ import argparse
 import asyncio
 import time
 
-import asyncpg
 
 from app import conciliacion, db
-from app.migrate import migrate
 from app.status import SYSTEM
 
-from .common import connected, database_name, machine, with_database
+from .common import connected, drop_database, machine, recreate_database, with_database
 
 DB_NAME = "credencializacion_bench_conciliacion"
 
@@ -67,24 +65,8 @@ SELECT '66' || lpad(i::text, 7, '0') || '-0', '66' || lpad(i::text, 7, '0'), 'BE
 FROM generate_series(1, :new) i"""
 
 
-async def _fresh_database(url: str) -> None:
-    """Drop and create the bench database, then migrate it."""
-    admin = await asyncpg.connect(with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{database_name(url)}"')
-    finally:
-        await admin.close()
-    await migrate(url)
 
 
-async def _drop(url: str) -> None:
-    """Drop the bench database."""
-    admin = await asyncpg.connect(with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def _timed(coro) -> tuple[object, float]:
@@ -100,7 +82,7 @@ async def run(args) -> dict:
     from app.pgembed import embedded_url
 
     url = args.url or with_database(embedded_url(), DB_NAME)
-    await _fresh_database(url)
+    await recreate_database(url)
     try:
         async with connected(url):
             _, gen_s = await _timed(db.execute(STUDENTS_SQL, {"n": args.students}))
@@ -117,7 +99,7 @@ async def run(args) -> dict:
             applied, apply_s = await _timed(conciliacion.apply(full.id, SYSTEM, Settings(), plantel))
     finally:
         if not args.keep:
-            await _drop(url)
+            await drop_database(url)
     n_applied = applied.aplicados + applied.no_aplicables
     return {"students": args.students, "snapshot": rows, "generate_s": gen_s, "partial_s": partial_s,
             "partial": partial.totals, "full_s": full_s, "full": full.totals, "apply_items": n_applied,

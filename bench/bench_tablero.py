@@ -28,7 +28,7 @@ from app.queries import tablero as q
 from app.views import tablero as view_mod
 
 from .bench_report import elapsed_ms, estatal_user
-from .common import bench_url, database_name, machine, require_data, sign_in, with_database
+from .common import bench_url, database_name, drop_database, machine, require_data, sign_in, with_database
 from .load_data import load
 
 DB_NAME = "credencializacion_bench_tablero"
@@ -117,13 +117,6 @@ async def measure(url: str, iterations: int) -> dict:
     return {"samples": samples, "sizes": sizes, "write": await _write_price(url)}
 
 
-async def drop(url: str) -> None:
-    """Drop this bench's database."""
-    admin = await asyncpg.connect(with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def _exists(url: str) -> bool:
@@ -156,7 +149,7 @@ async def run(args) -> dict:
     print(f"bench_tablero: Tablero (all planteles) median {med:.1f} ms — target < {TARGET_MS:.0f} ms: "
           f"{'met' if med < TARGET_MS else 'MISSED'}  [{machine()}]")
     if args.drop:
-        await drop(url)
+        await drop_database(url)
         print(f"bench_tablero: dropped {database_name(url)}")
     return result
 

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from typing import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
+
 from app import db
 
 BENCH_DB = "credencializacion_bench"
@@ -22,6 +24,28 @@ def with_database(url: str, name: str) -> str:
 def database_name(url: str) -> str:
     """The database name of a URL."""
     return urlsplit(url).path.lstrip("/")
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database of url, terminating its connections."""
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def recreate_database(url: str) -> None:
+    """Drop and create the database of url, then migrate it."""
+    from app.migrate import migrate
+
+    await drop_database(url)
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{database_name(url)}"')
+    finally:
+        await admin.close()
+    await migrate(url)
 
 
 def bench_url() -> str:

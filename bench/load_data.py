@@ -16,23 +16,10 @@ import asyncpg
 
 from app import db
 from app.demo import Plan, extra_plantel_name, seed_demo
-from app.migrate import migrate
 
-from .common import BIG_PLANTEL, bench_url, connected, database_name, machine, with_database
+from .common import BIG_PLANTEL, bench_url, connected, machine, recreate_database
 
 STUDENTS, PLANTELES, BIG = 500_000, 300, 10_000
-
-
-async def recreate_database(url: str) -> None:
-    """Drop (terminating connections) and create the database of url, then migrate it."""
-    name = database_name(url)
-    admin = await asyncpg.connect(with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    await migrate(url)
 
 
 def distribution(real: list[str], students: int, planteles: int, big: int) -> dict[str, int]:
