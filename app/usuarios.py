@@ -19,6 +19,7 @@ from quart import current_app
 from . import db
 from .auth import ROLES, issue_password_link, normal_email
 from .catalogos import clean
+from .edge import bounded_int
 from .mail import enqueue_mail
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -48,9 +49,11 @@ class UserForm:
 
 
 def _int_or_none(raw: str) -> int | None:
-    """A small positive id typed in a form, or None."""
-    raw = clean(raw)
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
+    """A positive id chosen in a form, or None."""
+    try:
+        return bounded_int(raw, 1)
+    except ValueError:
+        return None
 
 
 async def read_form(form, creating: bool) -> UserForm:

@@ -11,6 +11,7 @@ from quart import Response, request
 from ... import catalogos
 from ...audit import record_read
 from ...auth import roles
+from ...edge import bounded_int
 from ...package import csv_cell
 from ...queries import admin as q
 from .. import render
@@ -65,9 +66,10 @@ async def read_filters(args) -> dict:
             raise FilterError(f"No hay un alumno con la matrícula {f['matricula']}.")
     for name, key in (("plantel", "plantel_id"), ("orden", "orden_id")):
         if f[name]:
-            if not f[name].isdigit() or len(f[name]) > 9:
-                raise FilterError(f"El filtro «{name}» debe ser un número.")
-            out[key] = int(f[name])
+            try:
+                out[key] = bounded_int(f[name], 1)
+            except ValueError:
+                raise FilterError(f"El filtro «{name}» debe ser un número.") from None
     out["cursor"] = _cursor(catalogos.clean(args.get("despues", "")))
     return out
 

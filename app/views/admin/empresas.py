@@ -36,9 +36,8 @@ async def crear_token(empresa_id: int):
     """Create an API token for one of the company's users; it is shown once, never stored."""
     row = await empresa(empresa_id)
     form = await request.form
-    user_id = clean(form.get("usuario", ""))
     owner = await db.fetch_one("SELECT email FROM usuarios WHERE id = :u AND empresa_id = :e AND activo",
-                               {"u": int(user_id) if user_id.isdigit() and len(user_id) < 10 else 0, "e": empresa_id})
+                               {"u": form.get("usuario", 0, type=int) or 0, "e": empresa_id})
     if owner is None:
         return await entry_form(EMPRESAS, str(empresa_id), row, {"usuario": "Elija un usuario activo de esta empresa."}, 422)
     nombre = clean(form.get("nombre", ""))[:80] or "API"

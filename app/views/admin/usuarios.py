@@ -10,6 +10,7 @@ from quart import abort, current_app, g, redirect, request, url_for
 from ... import db, usuarios as rules
 from ...auth import ROLES, roles
 from ...catalogos import clean
+from ...edge import query_int
 from ...queries import usuarios as q
 from ...roster import RosterError, read_rows
 from .. import render
@@ -29,9 +30,7 @@ def _filters(args) -> dict:
     """The list's filters from the query string (bad values are ignored)."""
     f = {"q": clean(args.get("q", ""))[:80]}
     f["rol"] = args.get("rol") if args.get("rol") in ROLES else None
-    for key in ("plantel", "empresa"):
-        raw = clean(args.get(key, ""))
-        f[key] = int(raw) if raw.isdigit() and len(raw) <= 9 else None
+    f["plantel"], f["empresa"] = query_int("plantel"), query_int("empresa")
     f["activo"] = {"1": True, "0": False}.get(args.get("activo", ""))
     return f
 
@@ -41,8 +40,7 @@ def _filters(args) -> dict:
 async def usuarios():
     """Accounts with search, filters and pages."""
     f = _filters(request.args)
-    raw = clean(request.args.get("pagina", "1"))
-    page = int(raw) if raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
+    page = query_int("pagina", 1, hi=100_000)
     rows, total = await q.listing(f, limits(), page, PAGE)
     args = {k: v for k, v in request.args.items() if k != "pagina"}
     return await render("admin/usuarios.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE)),
