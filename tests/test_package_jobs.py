@@ -145,18 +145,26 @@ async def test_a_part_killed_before_commit_leaves_no_part_row(app, users, monkey
     job runs again and the package completes with exactly one row per part."""
     oid = await _order(users)
     original, visible, died = pq.contar_parte, [], []
+    store, storing = pq.guardar_parte, {}
+
+    async def noted(orden, gen, numero, tarjetas, pdf):
+        """Remember which part this job (task) is storing: parts of the order run in parallel."""
+        storing[asyncio.current_task()] = numero
+        return await store(orden, gen, numero, tarjetas, pdf)
 
     async def die_once(orden, gen, tarjetas):
-        """After the part's INSERT, look from another connection, then die (first time only)."""
+        """After the part's INSERT, look for THAT part from another connection, then die (first time only)."""
         if not died:
             died.append(True)
             other = await asyncpg.connect(database_url)
             try:
-                visible.append(await other.fetchval("SELECT count(*) FROM paquete_partes WHERE orden_id = $1", orden))
+                visible.append(await other.fetchval("SELECT count(*) FROM paquete_partes WHERE orden_id = $1 AND "
+                                                    "numero = $2", orden, storing[asyncio.current_task()]))
             finally:
                 await other.close()
             raise RuntimeError("trabajador detenido a la mitad")
         return await original(orden, gen, tarjetas)
+    monkeypatch.setattr(pq, "guardar_parte", noted)
     monkeypatch.setattr(pq, "contar_parte", die_once)
     await drain(app)
     assert visible == [0]
